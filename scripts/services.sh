@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Makes sure the services the tests, demo and benchmarks talk to are installed, running and answering:
+# PostgreSQL on 127.0.0.1:5432 and RabbitMQ with its STOMP plugin on 127.0.0.1:61613, plus Debian's
+# python3-stomp (an independent STOMP peer for interop tests). Idempotent: on a machine where all is
+# up it only checks. Exits non-zero with one line saying what is wrong when it cannot.
+set -u
+
+log() { echo "services: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi; }
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || log "apt-get update failed"
+    apt_updated=1
+  fi
+  log "installing $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 || die "apt-get install $* failed"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # port name seconds
+  local i
+  for ((i = 0; i < $3 * 4; i++)); do port_open "$1" && return 0; sleep 0.25; done
+  return 1
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+if ! port_open 5432; then
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then apt_install postgresql; fi
+  ver=$(ls /etc/postgresql | sort -V | tail -1)
+  log "starting PostgreSQL $ver"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start >/dev/null 2>&1 || true
+  wait_port 5432 postgres 30 || die "PostgreSQL does not answer on 127.0.0.1:5432 (try: pg_ctlcluster --skip-systemctl-redirect $ver main start)"
+fi
+# Tests connect as postgres over TCP without a password; a fresh Debian install wants md5/scram there.
+if ! psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
+  hba=$(ls /etc/postgresql/*/main/pg_hba.conf 2>/dev/null | sort -V | tail -1)
+  if [ -n "$hba" ] && ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    log "allowing trust auth on 127.0.0.1 in $hba (test machine)"
+    as_root sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(basename "$(dirname "$(dirname "$hba")")")" main reload >/dev/null 2>&1 || true
+    sleep 1
+  fi
+  psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1 \
+    || die "cannot connect to postgres://postgres@127.0.0.1:5432/postgres without a password"
+fi
+psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc "select 1 from pg_database where datname='test'" | grep -q 1 \
+  || psql "postgres://postgres@127.0.0.1:5432/postgres" -qc 'create database test' >/dev/null 2>&1 || true
+
+# --- RabbitMQ -----------------------------------------------------------------------------------
+if ! command -v rabbitmqctl >/dev/null 2>&1; then apt_install rabbitmq-server; fi
+if ! as_root rabbitmqctl -q status >/dev/null 2>&1; then
+  log "starting RabbitMQ"
+  as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+  as_root rabbitmqctl -q wait --timeout 60 /var/lib/rabbitmq/mnesia/rabbit@$(hostname -s).pid >/dev/null 2>&1 || true
+  for ((i = 0; i < 120; i++)); do as_root rabbitmqctl -q status >/dev/null 2>&1 && break; sleep 0.5; done
+  as_root rabbitmqctl -q status >/dev/null 2>&1 || die "RabbitMQ does not start (try: rabbitmq-server -detached)"
+fi
+if ! port_open 61613; then
+  log "enabling rabbitmq_stomp"
+  as_root rabbitmq-plugins -q enable rabbitmq_stomp >/dev/null 2>&1 || die "rabbitmq-plugins enable rabbitmq_stomp failed"
+  wait_port 61613 stomp 60 || die "RabbitMQ STOMP does not answer on 127.0.0.1:61613"
+fi
+
+# --- python3-stomp (interop peer; Debian's own python, not a pyenv shim) ------------------------
+if ! /usr/bin/python3 -c 'import stomp' >/dev/null 2>&1; then apt_install python3-stomp; fi
+
+log "PostgreSQL :5432 and RabbitMQ STOMP :61613 are up"

@@ -1,0 +1,55 @@
+import type { ConsumerConfig, RelayConfig, RetentionConfig, TableNames } from './types.js';
+
+/**
+ * Every default in one place. An explicit config value wins over the environment
+ * (`DATABASE_URL`, `OUTBOX_BROKER_URL` — which win over the config file for those two), which wins over these.
+ */
+export const defaults = {
+  out: './outbox',
+  tables: {
+    published: 'outbox_published',
+    received: 'outbox_received',
+    maintenance: 'outbox_maintenance',
+  } satisfies TableNames,
+  broker: {
+    hosts: [{ host: '127.0.0.1', port: 61613 }],
+    vhost: '/',
+    login: 'guest',
+    passcode: 'guest',
+    // The original's DEFAULT_STOMP_HEARTBEATS.
+    heartbeat: [10_000, 10_000] as [number, number],
+    // The original's DEFAULT_MAXIMUM_BACKOFF: one hour.
+    maxBackoff: 3600,
+    connectTimeout: 10,
+    receiptTimeout: 30,
+  },
+  database: {
+    // Used only when neither DATABASE_URL nor database.url is set.
+    pglite: './.outbox-data',
+  },
+  relay: {
+    batchSize: 200,
+    pollInterval: 1,
+    maxAttempts: 50,
+    // The original paused 240 s then retried every 60 s; a capped exponential gets there without
+    // hammering a broker that is refusing one destination.
+    retryBackoff: { base: 1, max: 300 },
+    leaseTimeout: 30,
+    window: 500,
+    shutdownTimeout: 10,
+    progressInterval: 10,
+  } satisfies RelayConfig,
+  consumer: {
+    prefetchCount: 1,
+    exclusive: false,
+    queueHeaders: {},
+    concurrency: 1,
+    shutdownTimeout: 90,
+    handlerTimeout: null,
+  } satisfies ConsumerConfig,
+  retention: {
+    days: 30,
+    interval: 86_400,
+    batchSize: 1000,
+  } satisfies RetentionConfig,
+} as const;

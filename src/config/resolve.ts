@@ -1,0 +1,114 @@
+import { OutboxError } from '../errors.js';
+import { parseBrokerUrl } from './broker-url.js';
+import { defaults } from './defaults.js';
+import type {
+  BrokerConfig,
+  BrokerHost,
+  BrokerTls,
+  ConsumerConfig,
+  ModelsConfig,
+  OutboxConfig,
+  RelayConfig,
+  RetentionConfig,
+  TableNames,
+} from './types.js';
+
+/** A broker config with every default filled in. */
+export interface ResolvedBroker {
+  hosts: BrokerHost[];
+  vhost: string;
+  login: string;
+  passcode: string;
+  heartbeat: [number, number];
+  tls: BrokerTls | false;
+  maxBackoff: number;
+  connectTimeout: number;
+  receiptTimeout: number;
+  onFrame?: BrokerConfig['onFrame'];
+}
+
+/** The config every runtime component takes: all defaults applied, environment read, once. */
+export interface ResolvedConfig {
+  out: string;
+  tables: TableNames;
+  models: ModelsConfig;
+  headers?: OutboxConfig['headers'];
+  broker: ResolvedBroker;
+  database: { url: string } | { pglite: string };
+  relay: RelayConfig;
+  consumer: ConsumerConfig;
+  retention: RetentionConfig;
+}
+
+/**
+ * Applies defaults and the environment to a user config. Pure apart from reading `env`.
+ * `DATABASE_URL` and `OUTBOX_BROKER_URL` override the file (deployments set them per environment).
+ */
+export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const brokerFromEnv = env.OUTBOX_BROKER_URL ? parseBrokerUrl(env.OUTBOX_BROKER_URL) : {};
+  const broker = { ...config.broker, ...brokerFromEnv };
+  const tls = broker.tls === true ? {} : broker.tls || false;
+  const url = env.DATABASE_URL || config.database?.url;
+
+  const resolved: ResolvedConfig = {
+    out: config.out ?? defaults.out,
+    tables: { ...defaults.tables, ...config.tables },
+    models: config.models ?? {},
+    headers: config.headers,
+    broker: {
+      hosts: broker.hosts?.length ? broker.hosts : [...defaults.broker.hosts],
+      vhost: broker.vhost ?? defaults.broker.vhost,
+      login: broker.login ?? defaults.broker.login,
+      passcode: broker.passcode ?? defaults.broker.passcode,
+      heartbeat: broker.heartbeat ?? [...defaults.broker.heartbeat],
+      tls,
+      maxBackoff: broker.maxBackoff ?? defaults.broker.maxBackoff,
+      connectTimeout: broker.connectTimeout ?? defaults.broker.connectTimeout,
+      receiptTimeout: broker.receiptTimeout ?? defaults.broker.receiptTimeout,
+      onFrame: broker.onFrame,
+    },
+    database: url ? { url } : { pglite: config.database?.pglite ?? defaults.database.pglite },
+    relay: {
+      ...defaults.relay,
+      ...config.relay,
+      retryBackoff: { ...defaults.relay.retryBackoff, ...config.relay?.retryBackoff },
+    },
+    consumer: { ...defaults.consumer, ...config.consumer },
+    retention: { ...defaults.retention, ...config.retention },
+  };
+  checkNumbers(resolved);
+  return resolved;
+}
+
+function checkNumbers(c: ResolvedConfig): void {
+  const positive: Array<[string, number]> = [
+    ['relay.batchSize', c.relay.batchSize],
+    ['relay.pollInterval', c.relay.pollInterval],
+    ['relay.maxAttempts', c.relay.maxAttempts],
+    ['relay.leaseTimeout', c.relay.leaseTimeout],
+    ['relay.window', c.relay.window],
+    ['relay.retryBackoff.base', c.relay.retryBackoff.base],
+    ['relay.retryBackoff.max', c.relay.retryBackoff.max],
+    ['consumer.prefetchCount', c.consumer.prefetchCount],
+    ['consumer.concurrency', c.consumer.concurrency],
+    ['retention.days', c.retention.days],
+    ['retention.interval', c.retention.interval],
+    ['retention.batchSize', c.retention.batchSize],
+    ['broker.maxBackoff', c.broker.maxBackoff],
+    ['broker.connectTimeout', c.broker.connectTimeout],
+    ['broker.receiptTimeout', c.broker.receiptTimeout],
+  ];
+  for (const [key, value] of positive) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new OutboxError('E_CONFIG', `${key} must be a positive number, got ${String(value)}`);
+    }
+  }
+  for (const [i, h] of c.broker.heartbeat.entries()) {
+    if (!Number.isInteger(h) || h < 0) {
+      throw new OutboxError('E_CONFIG', `broker.heartbeat[${i}] must be a whole number of ms ≥ 0, got ${String(h)}`);
+    }
+  }
+  if (c.broker.hosts.some((h) => !h.host || !Number.isInteger(h.port) || h.port <= 0 || h.port > 65535)) {
+    throw new OutboxError('E_CONFIG', 'broker.hosts must be a list of { host, port } with a port from 1 to 65535');
+  }
+}

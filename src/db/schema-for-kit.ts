@@ -1,0 +1,2 @@
+// What drizzle-kit sees when it generates the library's own migrations in `drizzle/`.
+export { outboxMaintenance, outboxPublished, outboxReceived } from './tables.js';

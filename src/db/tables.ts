@@ -1,0 +1,75 @@
+import { sql } from 'drizzle-orm';
+import { bigint, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { defaults } from '../config/defaults.js';
+import type { TableNames } from '../config/types.js';
+
+export type OutboxStatus = 'pending' | 'sent' | 'failed';
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/**
+ * The library's tables, for any table names. `outbox generate` emits the same columns as text for the
+ * user's schema; a test keeps the two in step.
+ */
+export function createOutboxTables(names: TableNames = defaults.tables) {
+  const published = pgTable(
+    names.published,
+    {
+      // Creation order. now() is one value for a whole transaction, so it cannot order the rows a
+      // transaction writes; an identity column can, and it is what the claim orders by.
+      seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
+      // The dop-msg-id: stable across resends, the consumer's dedup key.
+      id: uuid('id').primaryKey().defaultRandom(),
+      destination: text('destination').notNull(),
+      body: jsonb('body').notNull(),
+      // Exactly the headers sent, computed once at insert.
+      headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+      status: text('status').$type<OutboxStatus>().notNull().default('pending'),
+      // Claims so far; a claim counts as an attempt, so a row that crashes relays still ends `failed`.
+      attempts: integer('attempts').notNull().default(0),
+      // When the row may next be claimed: pushed forward by a claim (the lease) and by a failure (the backoff).
+      nextAttemptAt: timestamptz('next_attempt_at').notNull().defaultNow(),
+      lastError: text('last_error'),
+      createdAt: timestamptz('created_at').notNull().defaultNow(),
+      sentAt: timestamptz('sent_at'),
+    },
+    (t) => [
+      // The claim's index: it must match the claim's ORDER BY, and being partial it stays the size of the backlog.
+      index(`${names.published}_pending_seq_idx`).on(t.seq).where(sql`status = 'pending'`),
+      // Retention deletes old sent rows oldest first without scanning the rest.
+      index(`${names.published}_sent_at_idx`).on(t.sentAt).where(sql`status = 'sent'`),
+      check(`${names.published}_status_check`, sql`status in ('pending', 'sent', 'failed')`),
+    ],
+  );
+
+  const received = pgTable(
+    names.received,
+    {
+      // The dedup key: cap-msg-id, else dop-msg-id, else message-id. Unique, so two concurrent
+      // deliveries race on the index, not on an exists-then-insert.
+      messageId: text('message_id').primaryKey(),
+      destination: text('destination').notNull(),
+      // Parsed JSON, or the raw text as a JSON string when the body was not JSON.
+      body: jsonb('body'),
+      headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+      receivedAt: timestamptz('received_at').notNull().defaultNow(),
+    },
+    (t) => [index(`${names.received}_received_at_idx`).on(t.receivedAt)],
+  );
+
+  const maintenance = pgTable(names.maintenance, {
+    // e.g. `retention:outbox_published`
+    task: text('task').primaryKey(),
+    lastRunAt: timestamptz('last_run_at').notNull(),
+  });
+
+  return { published, received, maintenance };
+}
+
+export type OutboxTables = ReturnType<typeof createOutboxTables>;
+
+const standard = createOutboxTables();
+/** The default-named tables: `outbox_published`, `outbox_received`, `outbox_maintenance`. */
+export const outboxPublished = standard.published;
+export const outboxReceived = standard.received;
+export const outboxMaintenance = standard.maintenance;

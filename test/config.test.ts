@@ -1,0 +1,73 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseBrokerUrl } from '../src/config/broker-url.js';
+import { resolveConfig } from '../src/config/resolve.js';
+import { OutboxError } from '../src/errors.js';
+import { createTestDatabase } from './helpers/db.js';
+import { migrate } from '../src/db/migrate.js';
+
+test('defaults match the original library where it was not a bug', () => {
+  const c = resolveConfig({}, {});
+  assert.equal(c.broker.hosts, [{ host: '127.0.0.1', port: 61613 }]);
+  assert.is(c.broker.vhost, '/');
+  assert.equal(c.broker.heartbeat, [10_000, 10_000]);
+  assert.is(c.broker.maxBackoff, 3600);
+  assert.is(c.relay.maxAttempts, 50);
+  assert.is(c.relay.batchSize, 200);
+  assert.is(c.consumer.shutdownTimeout, 90);
+  assert.is(c.retention.days, 30);
+  assert.equal(c.database, { pglite: './.outbox-data' });
+});
+
+test('DATABASE_URL and OUTBOX_BROKER_URL override the file', () => {
+  const c = resolveConfig(
+    { database: { url: 'postgres://a@x/y' }, broker: { vhost: 'file', heartbeat: [1000, 0] } },
+    { DATABASE_URL: 'postgres://b@z/w', OUTBOX_BROKER_URL: 'stomp+ssl://u%40x:p%3Aq@h1:1234/v%2Fh, stomp://h2' },
+  );
+  assert.equal(c.database, { url: 'postgres://b@z/w' });
+  assert.equal(c.broker.hosts, [{ host: 'h1', port: 1234 }, { host: 'h2', port: 61613 }]);
+  assert.is(c.broker.login, 'u@x');
+  assert.is(c.broker.passcode, 'p:q');
+  assert.is(c.broker.vhost, 'v/h');
+  assert.equal(c.broker.tls, {});
+  assert.equal(c.broker.heartbeat, [1000, 0], 'keys the URL does not carry stay from the file');
+});
+
+test('a bad broker URL or number is an E_CONFIG that says what to write', () => {
+  for (const bad of ['http://x', 'not a url', '']) {
+    try {
+      parseBrokerUrl(bad);
+      assert.unreachable(`accepted ${bad}`);
+    } catch (e) {
+      assert.instance(e, OutboxError);
+      assert.is((e as OutboxError).code, 'E_CONFIG');
+    }
+  }
+  assert.throws(() => resolveConfig({ relay: { batchSize: 0 } }, {}), /relay\.batchSize must be a positive number/);
+  assert.throws(() => resolveConfig({ broker: { heartbeat: [-1, 0] } }, {}), /broker\.heartbeat\[0\]/);
+});
+
+test('secrets in a bad broker URL are not echoed', () => {
+  const error = (() => { try { parseBrokerUrl('ftp://user:hunter2@host'); } catch (e) { return e as Error; } })();
+  assert.ok(error, 'an ftp:// URL must be refused');
+  assert.not.match(error!.message, /hunter2/);
+});
+
+test('migrate is idempotent and creates the tables', async () => {
+  const t = await createTestDatabase({ migrate: false });
+  try {
+    await migrate(t.db);
+    await migrate(t.db);
+    const tables = await t.sql`select tablename from pg_tables where schemaname = 'public' order by 1`;
+    const names = tables.map((r) => r.tablename);
+    for (const n of ['outbox_published', 'outbox_received', 'outbox_maintenance', '__outbox_migrations']) {
+      assert.ok(names.includes(n), `missing ${n}: ${names.join(',')}`);
+    }
+    const [row] = await t.sql`select count(*)::int as count from public.__outbox_migrations`;
+    assert.is(row?.count, 2);
+  } finally {
+    await t.drop();
+  }
+});
+
+test.run();
