@@ -7,3 +7,4 @@ export type { Logger } from './log/logger.js';
 export { createOutboxTables, outboxPublished, outboxReceived, outboxMaintenance, type OutboxStatus } from './db/tables.js';
 export { migrate } from './db/migrate.js';
 export type { OutboxDb, OutboxTx } from './db/types.js';
+export { withCorrelationId, currentCorrelationId } from './publish/correlation.js';
