@@ -1,7 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 
-const context = new AsyncLocalStorage<string>();
+// Keyed on a global symbol so that two copies of this module (say, `src/` in tests and `dist/` through
+// the package name, or two installed versions) still share one context instead of silently losing ids.
+const KEY = Symbol.for('drizzle-outbox.correlation-context');
+const context: AsyncLocalStorage<string> = ((globalThis as Record<symbol, unknown>)[KEY] ??= new AsyncLocalStorage<string>()) as AsyncLocalStorage<string>;
 
 /**
  * Runs `fn` with an ambient correlation id: every outbox row written inside it (directly or through
