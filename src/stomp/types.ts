@@ -42,6 +42,8 @@ export interface SendOptions {
 export interface Subscription {
   readonly id: string;
   readonly destination: string;
+  /** Resolves when the broker confirmed the SUBSCRIBE (its RECEIPT); rejects if the connection fails first. */
+  readonly ready: Promise<void>;
   /** UNSUBSCRIBE (with a receipt); messages stop arriving. */
   unsubscribe(): Promise<void>;
 }
@@ -64,8 +66,11 @@ export interface StompSession {
   subscribe(destination: string, headers: Record<string, string>, onMessage: (message: StompMessage) => void, id?: string): Subscription;
   ack(message: StompMessage): void;
   nack(message: StompMessage, headers?: Record<string, string>): void;
-  /** Graceful: DISCONNECT with a receipt (bounded wait), then close. Idempotent. */
-  disconnect(): Promise<void>;
+  /**
+   * Graceful: waits for pending receipts, then DISCONNECT with a receipt, then closes; bounded by
+   * `timeoutSeconds` (default `broker.receiptTimeout`). Idempotent: later calls return the same promise.
+   */
+  disconnect(timeoutSeconds?: number): Promise<void>;
   /** Abrupt: destroys the socket; pending work fails with `reason`. */
   destroy(reason?: OutboxError): void;
   /** Resolves once, when the connection has ended: undefined after a clean disconnect, else the error. */

@@ -1,0 +1,63 @@
+/**
+ * `connectWithRetry()`: `connect()` in a loop with capped exponential backoff, until it succeeds or the
+ * signal aborts. Relay and consumer build their reconnect loops on it:
+ *
+ * @example
+ * while (!signal.aborted) {
+ *   const session = await connectWithRetry({ broker, logger, signal }); // rejects E_ABORTED on abort
+ *   const reason = await session.closed;                                // undefined after a clean disconnect
+ *   if (reason) logger.warn(`broker connection lost (${reason.code}); reconnecting`);
+ * }
+ */
+import { OutboxError } from '../errors.js';
+import { defaultLogger } from '../log/logger.js';
+import { backoffSeconds } from './backoff.js';
+import { connect, type ConnectedSession } from './connect.js';
+import type { ConnectOptions } from './types.js';
+
+export interface RetryOptions extends ConnectOptions {
+  /** Called after each failed attempt, before waiting `delay` seconds (metrics, tests). */
+  onAttempt?: (info: { attempt: number; error: OutboxError; delay: number }) => void;
+}
+
+export async function connectWithRetry(options: RetryOptions): Promise<ConnectedSession> {
+  const logger = options.logger ?? defaultLogger('stomp');
+  const { signal, broker } = options;
+  for (let attempt = 0; ; attempt++) {
+    if (signal?.aborted) throw abortedError();
+    try {
+      const session = await connect({ ...options, logger });
+      if (attempt > 0) logger.info(`connected to ${session.address} after ${attempt + 1} attempts`);
+      return session;
+    } catch (e) {
+      const error = e instanceof OutboxError ? e : new OutboxError('E_CONNECT', String(e), { cause: e });
+      if (error.code === 'E_ABORTED' || signal?.aborted) throw abortedError();
+      const delay = backoffSeconds(attempt, broker.maxBackoff);
+      // The message names hosts and the broker's words, never credentials.
+      logger.warn(`broker connect attempt ${attempt + 1} failed (${error.code}: ${error.message}); retrying in ${delay.toFixed(1)} s`);
+      try {
+        options.onAttempt?.({ attempt, error, delay });
+      } catch {
+        /* an observer must not stop the loop */
+      }
+      await sleep(delay * 1000, signal);
+    }
+  }
+}
+
+const abortedError = (): OutboxError => new OutboxError('E_ABORTED', 'connecting to the broker was aborted');
+
+/** Waits `ms`, or rejects with E_ABORTED as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortedError());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,371 @@
+/**
+ * One STOMP 1.2 connection over an already-dialled socket: the CONNECT handshake, then the session's verbs.
+ * Every way it can end (ERROR frame, socket close or error, malformed input, heart-beat loss, destroy,
+ * disconnect) goes through `close(reason)`, which fails all pending work once with that reason.
+ * Callers use `connect()` (connect.ts), which adds failover, the connect timeout and the abort signal.
+ */
+import type { Socket } from 'node:net';
+import type { ResolvedBroker } from '../config/resolve.js';
+import { OutboxError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { HEARTBEAT } from './octets.js';
+import { createParser } from './parser.js';
+import { createReceipts } from './receipts.js';
+import { serializeFrame } from './serializer.js';
+import { negotiateHeartbeat, startHeartbeat, type HeartbeatMonitor, type HeartbeatPeriods } from './heartbeat.js';
+import { createWindow } from './window.js';
+import { createWriter } from './writer.js';
+import type { Frame, SendOptions, StompMessage, StompSession, Subscription } from './types.js';
+
+export interface SessionContext {
+  broker: ResolvedBroker;
+  logger: Logger;
+  window: number;
+  /** host:port, for messages. */
+  address: string;
+}
+
+/** What `openSession` gives connect.ts: the handshake's outcome and a way to abort it. */
+export interface Opening {
+  /** Resolves on CONNECTED; rejects on ERROR (E_BROKER_ERROR), close, or `abort`. */
+  ready: Promise<StompSession & { readonly heartbeat: HeartbeatPeriods }>;
+  abort(reason: OutboxError): void;
+}
+
+const noop = (): void => {};
+
+/** Starts the session on `socket`; CONNECT is written once `readyEvent` fires. */
+export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConnect', ctx: SessionContext): Opening {
+  const { broker, logger, address } = ctx;
+  type Phase = 'connecting' | 'open' | 'disconnecting' | 'closed';
+  let phase: Phase = 'connecting';
+  let server: Record<string, string> = {};
+  let periods: HeartbeatPeriods = { send: 0, receive: 0 };
+  let heartbeat: HeartbeatMonitor | undefined;
+  let closeReason: OutboxError | undefined;
+  let disconnecting: Promise<void> | undefined;
+  let subscriptionCounter = 0;
+
+  const receipts = createReceipts(broker.receiptTimeout * 1000);
+  const window = createWindow(ctx.window);
+  const writer = createWriter(socket, () => heartbeat?.wrote());
+  const subscriptions = new Map<string, { destination: string; onMessage: (m: StompMessage) => unknown }>();
+  // Messages this connection delivered: an ack id means nothing on another connection.
+  const delivered = new WeakSet<StompMessage>();
+
+  let resolveClosed!: (reason: OutboxError | undefined) => void;
+  const closed = new Promise<OutboxError | undefined>((r) => (resolveClosed = r));
+  let resolveReady!: (s: StompSession & { heartbeat: HeartbeatPeriods }) => void;
+  let rejectReady!: (e: OutboxError) => void;
+  const ready = new Promise<StompSession & { heartbeat: HeartbeatPeriods }>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+
+  const parser = createParser({
+    onFrame,
+    onError(error) {
+      logger.error(`malformed input from ${address}: ${error.message}`);
+      close(error);
+    },
+  });
+
+  const onData = (chunk: Buffer): void => {
+    heartbeat?.read();
+    parser.push(chunk);
+  };
+  const onSocketError = (error: Error): void => {
+    const code = phase === 'connecting' ? 'E_CONNECT' : 'E_CONNECTION_CLOSED';
+    close(new OutboxError(code, `${address}: ${error.message}`, { cause: error }));
+  };
+  const onSocketClose = (): void => {
+    const code = phase === 'connecting' ? 'E_CONNECT' : 'E_CONNECTION_CLOSED';
+    close(new OutboxError(code, `the connection to ${address} was closed by the peer`));
+  };
+  const onReady = (): void => {
+    socket.setNoDelay(true);
+    const connectHeaders: Record<string, string> = {
+      'accept-version': '1.2',
+      host: broker.vhost,
+      login: broker.login,
+      passcode: broker.passcode,
+      'heart-beat': `${broker.heartbeat[0]},${broker.heartbeat[1]}`,
+    };
+    writeFrame('CONNECT', connectHeaders, undefined, { ...connectHeaders, passcode: '***' });
+  };
+
+  socket.on('data', onData);
+  socket.on('error', onSocketError);
+  socket.on('close', onSocketClose);
+  socket.once(readyEvent, onReady);
+
+  function observe(direction: 'in' | 'out', command: string, headers: Record<string, string>): void {
+    if (!broker.onFrame) return;
+    try {
+      broker.onFrame(direction, command, headers);
+    } catch (error) {
+      logger.warn(`broker.onFrame threw: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+
+  /** Serializes and queues one frame; throws E_INVALID_FRAME for what cannot be encoded. */
+  function writeFrame(command: string, headers: Record<string, string>, body?: string | Buffer, shown = headers): void {
+    const bytes = serializeFrame(command, headers, body);
+    observe('out', command, shown);
+    writer.write(bytes);
+  }
+
+  function onFrame(frame: Frame): void {
+    observe('in', frame.command, frame.headers);
+    switch (frame.command) {
+      case 'RECEIPT':
+        receipts.settle(frame.headers['receipt-id'] ?? '');
+        return;
+      case 'MESSAGE':
+        if (phase === 'connecting') return protocolError('MESSAGE before CONNECTED');
+        return deliver(frame);
+      case 'ERROR':
+        return brokerError(frame);
+      case 'CONNECTED':
+        if (phase !== 'connecting') return protocolError('a second CONNECTED');
+        return connected(frame);
+      default:
+        return protocolError(`unexpected ${frame.command} frame`);
+    }
+  }
+
+  function protocolError(message: string): void {
+    logger.error(`protocol error from ${address}: ${message}`);
+    close(new OutboxError('E_PROTOCOL', `${address}: ${message}`));
+  }
+
+  function connected(frame: Frame): void {
+    if (frame.headers.version !== '1.2') {
+      return protocolError(`the broker does not speak STOMP 1.2 (version ${frame.headers.version ?? 'missing'})`);
+    }
+    server = frame.headers;
+    periods = negotiateHeartbeat(broker.heartbeat, frame.headers['heart-beat']);
+    heartbeat = startHeartbeat(
+      periods,
+      () => writer.write(HEARTBEAT),
+      (quiet) => {
+        logger.warn(`${address} sent nothing for ${quiet} ms (heart-beat ${periods.receive} ms): closing`);
+        close(new OutboxError('E_HEARTBEAT_TIMEOUT', `${address} sent nothing for ${quiet} ms (heart-beat ${periods.receive} ms)`));
+      },
+    );
+    phase = 'open';
+    logger.debug(`connected to ${address} (${server.server ?? 'unknown server'}, heart-beat send ${periods.send} ms / receive ${periods.receive} ms)`);
+    resolveReady(session);
+  }
+
+  function brokerError(frame: Frame): void {
+    const summary = frame.headers.message ?? 'no message';
+    const detail = frame.body.length ? frame.body.toString('utf8', 0, Math.min(frame.body.length, 300)).trim() : '';
+    const text = `${address} sent ERROR: ${summary}${detail ? ` — ${detail.replace(/\s+/g, ' ')}` : ''}`;
+    if (phase !== 'connecting') logger.error(text);
+    close(new OutboxError('E_BROKER_ERROR', text));
+  }
+
+  function deliver(frame: Frame): void {
+    const id = frame.headers.subscription ?? '';
+    const sub = subscriptions.get(id);
+    if (!sub) {
+      logger.debug(`MESSAGE for unknown subscription "${id}" dropped`);
+      return;
+    }
+    const message = frame as StompMessage;
+    message.subscription = id;
+    message.ackId = frame.headers.ack ?? frame.headers['message-id'] ?? '';
+    delivered.add(message);
+    try {
+      const result = sub.onMessage(message);
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        (result as Promise<unknown>).then(undefined, (error) => logger.error(`message handler for ${sub.destination} failed: ${String(error)}`));
+      }
+    } catch (error) {
+      logger.error(`message handler for ${sub.destination} threw: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+
+  function close(reason: OutboxError | undefined): void {
+    if (phase === 'closed') return;
+    const wasConnecting = phase === 'connecting';
+    phase = 'closed';
+    closeReason = reason;
+    heartbeat?.stop();
+    writer.close();
+    socket.off('data', onData);
+    socket.off('close', onSocketClose);
+    socket.off(readyEvent, onReady);
+    socket.off('error', onSocketError);
+    // An 'error' may still be emitted while the socket dies; it must not become an uncaught exception.
+    socket.on('error', noop);
+    socket.destroy();
+    const failure = reason ?? new OutboxError('E_CONNECTION_CLOSED', `the connection to ${address} was closed`);
+    window.failAll(failure);
+    receipts.failAll(failure);
+    subscriptions.clear();
+    if (wasConnecting) rejectReady(failure);
+    else if (reason && !disconnecting) logger.warn(`connection to ${address} lost: ${reason.message}`);
+    resolveClosed(reason);
+  }
+
+  const closedError = (): OutboxError =>
+    closeReason ?? new OutboxError('E_CONNECTION_CLOSED', phase === 'disconnecting' ? `the connection to ${address} is closing` : `the connection to ${address} is closed`);
+
+  function sendNow(destination: string, body: string | Buffer, extra: Record<string, string> | undefined): Promise<void> {
+    if (phase === 'closed') {
+      window.release();
+      return Promise.reject(closedError());
+    }
+    const { id, done } = receipts.expect(`SEND to ${destination}`, window.release);
+    try {
+      writeFrame('SEND', sendHeaders(destination, extra, id), body);
+    } catch (error) {
+      receipts.settle(id);
+      return Promise.reject(error);
+    }
+    return done;
+  }
+
+  const session: StompSession & { readonly heartbeat: HeartbeatPeriods } = {
+    get server() {
+      return server;
+    },
+    address,
+    get heartbeat() {
+      return periods;
+    },
+    get closed() {
+      return closed;
+    },
+    get pending() {
+      return window.used;
+    },
+
+    send(destination, body, options?: SendOptions) {
+      if (phase !== 'open') return Promise.reject(closedError());
+      if (options?.receipt === false) {
+        try {
+          writeFrame('SEND', sendHeaders(destination, options.headers, undefined), body);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return writer.writable() ?? Promise.resolve();
+      }
+      if (window.tryAcquire()) return sendNow(destination, body, options?.headers);
+      return window.acquire().then(() => sendNow(destination, body, options?.headers));
+    },
+
+    subscribe(destination, headers, onMessage, id) {
+      if (phase !== 'open') throw closedError();
+      const subId = id ?? headers.id ?? `s${++subscriptionCounter}`;
+      if (subscriptions.has(subId)) throw new OutboxError('E_INVALID_FRAME', `subscription id "${subId}" is already in use`);
+      const frameHeaders: Record<string, string> = { destination, id: subId };
+      for (const name in headers) if (name !== 'destination' && name !== 'id' && name !== 'receipt') frameHeaders[name] = headers[name]!;
+      // A receipt tells the caller when the broker has set the subscription up (queue declared, bound).
+      const confirmed = receipts.expect(`SUBSCRIBE to ${destination}`);
+      frameHeaders.receipt = confirmed.id;
+      writeFrame('SUBSCRIBE', frameHeaders);
+      subscriptions.set(subId, { destination, onMessage });
+      confirmed.done.catch(noop);
+      let unsubscribing: Promise<void> | undefined;
+      const subscription: Subscription = {
+        id: subId,
+        destination,
+        ready: confirmed.done,
+        unsubscribe() {
+          unsubscribing ??= (async () => {
+            if (!subscriptions.delete(subId) || phase !== 'open') return;
+            const r = receipts.expect(`UNSUBSCRIBE ${subId}`);
+            writeFrame('UNSUBSCRIBE', { id: subId, receipt: r.id });
+            await r.done;
+          })();
+          return unsubscribing;
+        },
+      };
+      return subscription;
+    },
+
+    ack(message) {
+      acknowledge('ACK', message, undefined);
+    },
+    nack(message, headers) {
+      acknowledge('NACK', message, headers);
+    },
+
+    disconnect(timeoutSeconds = broker.receiptTimeout) {
+      disconnecting ??= phase === 'closed' ? Promise.resolve() : gracefulClose(timeoutSeconds);
+      return disconnecting;
+    },
+
+    destroy(reason) {
+      close(reason ?? new OutboxError('E_CONNECTION_CLOSED', `the connection to ${address} was destroyed`));
+    },
+  };
+
+  function acknowledge(command: 'ACK' | 'NACK', message: StompMessage, headers: Record<string, string> | undefined): void {
+    if (phase === 'closed') {
+      logger.debug(`${command} of a message after its connection closed: the broker will redeliver it`);
+      return;
+    }
+    if (!delivered.has(message)) {
+      logger.warn(`${command} of a message another connection delivered: ignored (the broker will redeliver it)`);
+      return;
+    }
+    writeFrame(command, { ...headers, id: message.ackId });
+  }
+
+  /** Waits (bounded) for pending receipts, then DISCONNECT with a receipt, then closes. */
+  async function gracefulClose(timeoutSeconds: number): Promise<void> {
+    if (phase === 'connecting') {
+      close(new OutboxError('E_ABORTED', `connecting to ${address} was abandoned`));
+      return;
+    }
+    phase = 'disconnecting';
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((r) => {
+      timer = setTimeout(() => r('timeout'), timeoutSeconds * 1000);
+      timer.unref();
+    });
+    try {
+      // Sends already queued for the window still go out: they were accepted before disconnect().
+      while ((phase as Phase) !== 'closed' && (window.used > 0 || window.waiting > 0)) {
+        const settled = Promise.race([receiptsIdle(), deadline]);
+        if ((await settled) === 'timeout') {
+          close(new OutboxError('E_RECEIPT_TIMEOUT', `disconnect gave up after ${timeoutSeconds} s with ${window.used} receipts pending`));
+          return;
+        }
+      }
+      if ((phase as Phase) === 'closed') return;
+      const r = receipts.expect('DISCONNECT');
+      writeFrame('DISCONNECT', { receipt: r.id });
+      const outcome = await Promise.race([r.done.then(() => 'ok' as const, () => 'failed' as const), deadline]);
+      if (outcome !== 'ok') logger.debug(`no RECEIPT for DISCONNECT from ${address} (${outcome})`);
+      close(undefined);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves on the next settle of any receipt or on close; cheap enough for the rare disconnect. */
+  function receiptsIdle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (phase === 'closed' || (window.used === 0 && window.waiting === 0)) resolve();
+        else setTimeout(check, 5).unref();
+      };
+      check();
+    });
+  }
+
+  return { ready, abort: (reason) => close(reason) };
+}
+
+/** SEND headers: destination first, the caller's headers, then our receipt (a caller's receipt would confuse the registry). */
+function sendHeaders(destination: string, extra: Record<string, string> | undefined, receipt: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { destination };
+  if (extra) for (const name in extra) if (name !== 'destination' && name !== 'receipt') headers[name] = extra[name]!;
+  if (receipt !== undefined) headers.receipt = receipt;
+  return headers;
+}
