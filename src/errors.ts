@@ -12,6 +12,12 @@ export type OutboxErrorCode =
   | 'E_LOAD'
   /** A value cannot be represented as JSON in a message body. */
   | 'E_NOT_JSON'
+  /** A message header is not a string, contains NUL, or has a name the library or STOMP sets itself. */
+  | 'E_INVALID_HEADER'
+  /** `publish()` was given a destination or version the broker would refuse (see the destination rules). */
+  | 'E_INVALID_DESTINATION'
+  /** An outbox helper or `publish()` was given the root database instead of a transaction. */
+  | 'E_NOT_TRANSACTION'
   /** The database could not be reached or a statement failed. */
   | 'E_DATABASE'
   /** The TCP/TLS connection to the broker failed or was refused. */
@@ -36,6 +42,8 @@ export type OutboxErrorCode =
   | 'E_DUPLICATE'
   /** A handler did not finish within `consumer.handlerTimeout`. */
   | 'E_HANDLER_TIMEOUT'
+  /** `payload.save()` after the message was already acked or nacked (say, after a handler timeout). */
+  | 'E_SETTLED'
   /** The operation was aborted (shutdown). */
   | 'E_ABORTED'
   /** Command-line usage error. */

@@ -8,3 +8,12 @@ export { createOutboxTables, outboxPublished, outboxReceived, outboxMaintenance,
 export { migrate } from './db/migrate.js';
 export type { OutboxDb, OutboxTx } from './db/types.js';
 export { withCorrelationId, currentCorrelationId } from './publish/correlation.js';
+export { publish, type PublishMessage } from './publish/publish.js';
+export { insertWithOutbox, updateWithOutbox, type ModelTarget } from './publish/model.js';
+export { writeOutbox, type OutboxDraft, type OutboxTarget } from './publish/write.js';
+export { toJsonBody } from './publish/body.js';
+export type { HeadersHook } from './publish/headers.js';
+export type { ModelsOf } from './config/define.js';
+export { validateConfig } from './config/validate.js';
+export { createConsumer } from './consumer/consumer.js';
+export type { Payload, Handler, ConsumerOptions, Consumer, ConsumerStats, Outcome } from './consumer/types.js';

@@ -1,12 +1,56 @@
 import { defineCommand } from 'citty';
-import { OutboxError } from '../errors.js';
-import { commonArgs } from './common.js';
+import { createConsumer } from '../consumer/consumer.js';
+import { loadHandler } from '../consumer/handler-module.js';
+import { openDatabase } from '../db/open.js';
+import { defaultLogger } from '../log/logger.js';
+import { commandConfig, commonArgs } from './common.js';
+import { shutdownSignal } from './shutdown.js';
 
-// Placeholder until its issue lands: it says so instead of pretending to work.
+/**
+ * `outbox consume <handler> <destination> [queue]`: runs one consumer until SIGTERM/SIGINT/SIGQUIT,
+ * then drains in-flight handlers (consumer.shutdownTimeout) and exits 0; a second signal exits at once.
+ */
 export default defineCommand({
-  meta: { name: 'consume', description: 'not implemented yet' },
-  args: { ...commonArgs },
-  run() {
-    throw new OutboxError('E_USAGE', 'outbox consume is not implemented yet');
+  meta: {
+    name: 'consume',
+    description: 'Consume a destination into the idempotent inbox, running a handler per message',
+  },
+  args: {
+    handler: {
+      type: 'positional',
+      required: true,
+      description: 'path/to/module.ts#exportName (the default export without #); export `db` to share its database',
+    },
+    destination: { type: 'positional', required: true, description: 'e.g. /topic/orders' },
+    queue: { type: 'positional', required: false, description: "queue name (default: the destination's last segment)" },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const { config } = await commandConfig(args);
+    const loaded = await loadHandler(args.handler);
+    const logger = defaultLogger('consumer');
+    // The handler module's own `db`, when it exports one: one pool, and the only safe choice for PGlite
+    // (two instances must never open one directory).
+    const opened = loaded.db ? undefined : await openDatabase(config);
+    const shutdown = shutdownSignal(['SIGTERM', 'SIGINT', 'SIGQUIT'], (sig) =>
+      logger.info(`${sig}: finishing in-flight messages (send it again to exit at once)`),
+    );
+    const consumer = createConsumer({
+      db: loaded.db ?? opened!.db,
+      config,
+      handler: loaded.handler,
+      destination: args.destination,
+      queue: args.queue,
+      logger,
+    });
+    logger.info(`handler ${loaded.name}; database ${opened ? opened.where : 'from the handler module'}`);
+    try {
+      await consumer.run(shutdown.signal);
+    } finally {
+      await opened?.close().catch(() => {});
+      shutdown.dispose();
+    }
+    // The handler module may hold its own pools and timers open: a finished consumer is a finished process.
+    process.exit(0);
   },
 });

@@ -1,0 +1,38 @@
+import type { Logger } from '../log/logger.js';
+
+/** Returned by `persist` when the wait was given up (shutdown timeout, lost connection). */
+export const GAVE_UP = Symbol('gave up');
+
+/**
+ * Retries a database call of the consumer's own (the inbox lookup, the commit check) until it works or
+ * `signal` aborts, backing off `min(2^n, 30)` s. While it waits the message stays unacked and holds its
+ * prefetch slot, which throttles the broker: a database outage pauses consumption instead of
+ * dead-lettering every message that arrives meanwhile.
+ */
+export async function persist<T>(what: string, fn: () => Promise<T>, signal: AbortSignal, logger: Logger): Promise<T | typeof GAVE_UP> {
+  for (let attempt = 0; ; attempt++) {
+    if (signal.aborted) return GAVE_UP;
+    try {
+      return await fn();
+    } catch (error) {
+      const delay = Math.min(2 ** attempt, 30);
+      logger.warn(`${what} failed (${(error as Error)?.message ?? String(error)}); retrying in ${delay} s`);
+      if (!(await sleep(delay * 1000, signal))) return GAVE_UP;
+    }
+  }
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (slept: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(slept);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
