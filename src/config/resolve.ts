@@ -1,6 +1,7 @@
 import { OutboxError } from '../errors.js';
 import { parseBrokerUrl } from './broker-url.js';
 import { defaults } from './defaults.js';
+import { validateConfig } from './validate.js';
 import type {
   BrokerConfig,
   BrokerHost,
@@ -43,8 +44,10 @@ export interface ResolvedConfig {
 /**
  * Applies defaults and the environment to a user config. Pure apart from reading `env`.
  * `DATABASE_URL` and `OUTBOX_BROKER_URL` override the file (deployments set them per environment).
+ * Throws `E_CONFIG` naming the key (and model) of the first mistake (see `validateConfig`).
  */
 export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  validateConfig(config);
   const brokerFromEnv = env.OUTBOX_BROKER_URL ? parseBrokerUrl(env.OUTBOX_BROKER_URL) : {};
   const broker = { ...config.broker, ...brokerFromEnv };
   const tls = broker.tls === true ? {} : broker.tls || false;
