@@ -1,0 +1,86 @@
+/**
+ * Who is to blame when sends fail together. On an ERROR frame or a closed socket the STOMP client fails
+ * every pending receipt at once, and RabbitMQ's ERROR frames carry no `receipt-id`: the relay must decide
+ * which of the failed rows caused it. Pure, so it is tested on its own.
+ */
+import { isOutboxError, type OutboxErrorCode } from '../errors.js';
+
+export interface FailedSend<R extends { seq: number; destination: string } = { seq: number; destination: string }> {
+  row: R;
+  error: unknown;
+}
+
+export interface Verdict<R> {
+  /** The row's own fault: a failed attempt with backoff (or `failed` at maxAttempts). */
+  blame: Array<{ row: R; message: string }>;
+  /** The connection failed under the row (disconnect, heart-beat loss): also a failed attempt, per SPEC. */
+  retry: Array<{ row: R; message: string }>;
+  /** Bystanders of another row's broker ERROR: due again at once, attempt refunded. */
+  release: Array<{ row: R; message: string }>;
+}
+
+/** Errors that belong to one SEND rather than to the connection. */
+const PER_SEND: OutboxErrorCode[] = ['E_RECEIPT_TIMEOUT', 'E_INVALID_FRAME', 'E_FRAME_TOO_LARGE', 'E_NOT_JSON'];
+
+/**
+ * RabbitMQ names the culprit inside the ERROR text, e.g. "PRECONDITION_FAILED - inequivalent arg
+ * 'x-max-length' for queue 'orders' in vhost '/'" or "NOT_FOUND - no exchange 'billing' in vhost '/'".
+ */
+export function namesInBrokerError(message: string): Set<string> {
+  const names = new Set<string>();
+  for (const m of message.matchAll(/\b(?:queue|exchange)\s+'([^']+)'/g)) names.add(m[1]!);
+  return names;
+}
+
+/**
+ * The names a destination can appear under in a broker error: `/queue/x`, `/amq/queue/x` → `x`;
+ * `/exchange/e/key` → `e`. A `/topic/k` SEND publishes to `amq.topic` and declares nothing, so a
+ * queue-level error never names it (a consumer's queue called `k` must not make it look guilty).
+ */
+export function destinationNames(destination: string): string[] {
+  const parts = destination.split('/').filter(Boolean);
+  if (parts[0] === 'topic') return [];
+  if (parts[0] === 'queue') return parts.slice(1, 2);
+  if (parts[0] === 'amq' && parts[1] === 'queue') return parts.slice(2, 3);
+  if (parts[0] === 'exchange') return parts.slice(1, 2);
+  return parts.slice(-1);
+}
+
+export function errorMessage(error: unknown): string {
+  const e = error as { code?: string; message?: string } | undefined;
+  const text = e?.message ?? String(error);
+  return e?.code ? `${e.code}: ${text}` : text;
+}
+
+/**
+ * Sorts failed sends into blame / retry / release:
+ * - a per-SEND error (receipt timeout, invalid frame) blames its own row;
+ * - a broker ERROR blames the rows whose destination it names; if it names none of them, the oldest
+ *   unconfirmed row (the broker handles frames in order, so the first unconfirmed SEND is the best guess,
+ *   and blaming at least one row guarantees a poisonous row cannot loop forever). Every other row that
+ *   failed with it — the ERROR or the close that follows it — is a bystander, released with its attempt back;
+ * - otherwise (the connection dropped with no ERROR) every row gets a failed attempt with backoff.
+ */
+export function attribute<R extends { seq: number; destination: string }>(failures: FailedSend<R>[]): Verdict<R> {
+  const verdict: Verdict<R> = { blame: [], retry: [], release: [] };
+  const rest: FailedSend<R>[] = [];
+  for (const f of failures) {
+    if (isOutboxError(f.error) && PER_SEND.includes(f.error.code)) verdict.blame.push({ row: f.row, message: errorMessage(f.error) });
+    else rest.push(f);
+  }
+  const brokerErrors = rest.filter((f) => isOutboxError(f.error, 'E_BROKER_ERROR'));
+  if (brokerErrors.length === 0) {
+    for (const f of rest) verdict.retry.push({ row: f.row, message: errorMessage(f.error) });
+    return verdict;
+  }
+  const names = new Set<string>();
+  for (const f of brokerErrors) for (const n of namesInBrokerError(errorMessage(f.error))) names.add(n);
+  let culprits = brokerErrors.filter((f) => destinationNames(f.row.destination).some((n) => names.has(n)));
+  if (culprits.length === 0) culprits = [brokerErrors.reduce((a, b) => (b.row.seq < a.row.seq ? b : a))];
+  const cause = errorMessage(culprits[0]!.error);
+  for (const f of rest) {
+    if (culprits.includes(f)) verdict.blame.push({ row: f.row, message: errorMessage(f.error) });
+    else verdict.release.push({ row: f.row, message: `released: in flight when another send failed (${cause})` });
+  }
+  return verdict;
+}

@@ -1,0 +1,98 @@
+/**
+ * Collects sends that ended without a RECEIPT and writes their fate. The STOMP client fails all pending
+ * receipts of a connection in one go, so failures are gathered for one turn of the event loop and judged
+ * together (`attribute`): the culprit gets a failed attempt with backoff, bystanders are released.
+ */
+import type { Logger } from '../log/logger.js';
+import { attribute, type FailedSend } from './attribute.js';
+import type { ClaimedRow, RelayStatements, RetryPolicy } from './sql.js';
+
+export interface FailureSink {
+  add(row: ClaimedRow, error: unknown): void;
+  /** From now on every failure is our own shutdown: release the rows (attempt kept), blame nobody. */
+  shuttingDown(): void;
+  /** Resolves when everything added so far is written (or given up on). */
+  flush(): Promise<void>;
+}
+
+const WRITE_TRIES = 5;
+
+export function createFailureSink(options: {
+  statements: RelayStatements;
+  policy: RetryPolicy;
+  logger: Logger;
+  onFailed?(rows: number): void;
+}): FailureSink {
+  const { statements, policy, logger } = options;
+  let collected: FailedSend<ClaimedRow>[] = [];
+  let scheduled = false;
+  let stopping = false;
+  let writes: Promise<void> = Promise.resolve();
+
+  async function write(what: string, fn: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        if (attempt >= WRITE_TRIES) {
+          // The rows stay leased: they come back when the lease expires, with the claim's attempt counted.
+          logger.error(`cannot record ${what} (${(error as Error).message}); the rows will be retried after their lease`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 2 ** (attempt - 1) * 500));
+      }
+    }
+  }
+
+  function groupByMessage(entries: Array<{ row: ClaimedRow; message: string }>): Map<string, ClaimedRow[]> {
+    const groups = new Map<string, ClaimedRow[]>();
+    for (const { row, message } of entries) groups.set(message, [...(groups.get(message) ?? []), row]);
+    return groups;
+  }
+
+  async function judge(failures: FailedSend<ClaimedRow>[]): Promise<void> {
+    if (stopping) {
+      const ids = failures.map((f) => f.row.id);
+      logger.info(`${ids.length} sends unconfirmed at shutdown: released for the next relay (they may arrive twice)`);
+      await write('the release of unconfirmed rows', () => statements.release(ids, false, 'relay stopped before the receipt'));
+      return;
+    }
+    const verdict = attribute(failures);
+    for (const [message, rows] of groupByMessage([...verdict.blame, ...verdict.retry])) {
+      const given = rows.filter((r) => r.attempts >= policy.maxAttempts);
+      const destinations = [...new Set(rows.map((r) => r.destination))].join(', ');
+      logger.warn(`${rows.length} send(s) to ${destinations} failed, will retry with backoff: ${message}`);
+      if (given.length) {
+        logger.error(`${given.length} row(s) to ${destinations} are now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)`);
+        options.onFailed?.(given.length);
+      }
+      await write('a failed send', () => statements.fail(rows.map((r) => r.id), message, policy));
+    }
+    for (const [message, rows] of groupByMessage(verdict.release)) {
+      logger.info(`${rows.length} send(s) released for a prompt retry: ${message}`);
+      await write('released rows', () => statements.release(rows.map((r) => r.id), true, null));
+    }
+  }
+
+  return {
+    add(row, error) {
+      collected.push({ row, error });
+      if (scheduled) return;
+      scheduled = true;
+      // One turn later every receipt of a dead connection has been failed: judge them as one event.
+      setImmediate(() => {
+        scheduled = false;
+        const batch = collected;
+        collected = [];
+        writes = writes.then(() => judge(batch));
+      });
+    },
+    shuttingDown() {
+      stopping = true;
+    },
+    async flush() {
+      while (scheduled) await new Promise((r) => setImmediate(r));
+      await writes;
+    },
+  };
+}

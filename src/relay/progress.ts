@@ -1,0 +1,92 @@
+/**
+ * One line per `relay.progressInterval` that a person can follow:
+ *   sent 12,400 in 10 s (1,240 msg/s) · backlog 3,100 pending, oldest 4.2 s · failed 0
+ * An idle relay says so once, then stays quiet until something happens.
+ */
+import type { Logger } from '../log/logger.js';
+import type { Backlog } from './sql.js';
+
+export interface Progress {
+  sent(count: number): void;
+  failed(count: number): void;
+  start(): void;
+  stop(): void;
+  /** Totals since start. */
+  readonly totals: { sent: number; failed: number };
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+export function formatAge(seconds: number | null): string {
+  if (seconds === null) return '-';
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  if (seconds < 3600) return `${(seconds / 60).toFixed(1)} min`;
+  if (seconds < 86_400) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} d`;
+}
+
+export function createProgress(options: { backlog(): Promise<Backlog>; logger: Logger; intervalSeconds: number }): Progress {
+  const { logger, intervalSeconds } = options;
+  const totals = { sent: 0, failed: 0 };
+  let sentSince = 0;
+  let failedSince = 0;
+  let last = Date.now();
+  let wasIdle = false;
+  let timer: NodeJS.Timeout | undefined;
+  let ticking = false;
+
+  async function tick(): Promise<void> {
+    if (ticking) return;
+    ticking = true;
+    try {
+      const now = Date.now();
+      const seconds = (now - last) / 1000;
+      const sent = sentSince;
+      const failed = failedSince;
+      sentSince = failedSince = 0;
+      last = now;
+      let backlog: Backlog | undefined;
+      try {
+        backlog = await options.backlog();
+      } catch (error) {
+        logger.warn(`progress: cannot read the backlog (${(error as Error).message})`);
+      }
+      const idle = sent === 0 && failed === 0 && backlog?.pending === 0;
+      if (idle && wasIdle) return;
+      wasIdle = idle;
+      const rate = seconds > 0 ? Math.round(sent / seconds) : 0;
+      const queue = backlog ? `backlog ${n(backlog.pending)} pending${backlog.pending ? `, oldest ${formatAge(backlog.oldestAge)}` : ''}` : 'backlog unknown';
+      logger.info(
+        idle
+          ? `idle: nothing pending (${n(totals.sent)} sent since start)`
+          : `sent ${n(sent)} in ${Math.round(seconds)} s (${n(rate)} msg/s) · ${queue} · failed ${n(failed)}${totals.failed ? ` (${n(totals.failed)} since start)` : ''}`,
+      );
+    } finally {
+      ticking = false;
+    }
+  }
+
+  return {
+    sent(count) {
+      sentSince += count;
+      totals.sent += count;
+    },
+    failed(count) {
+      failedSince += count;
+      totals.failed += count;
+    },
+    start() {
+      if (intervalSeconds <= 0 || timer) return;
+      last = Date.now();
+      timer = setInterval(() => void tick(), intervalSeconds * 1000);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+      timer = undefined;
+    },
+    get totals() {
+      return { ...totals };
+    },
+  };
+}

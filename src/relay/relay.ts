@@ -1,0 +1,221 @@
+/**
+ * The relay: moves committed outbox rows to the broker, marking each `sent` only after its RECEIPT.
+ *
+ *   claim (short tx, lease) → send pipelined (receipt on every SEND) → mark sent in bulk as receipts come
+ *
+ * Two batches may be leased at once, so the next claim overlaps the current batch's flight and the socket
+ * never idles on a database round trip; marks run beside both. A full batch is followed by the next claim
+ * at once; after a short one the relay sleeps until a NOTIFY, a poke, or `relay.pollInterval`.
+ */
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { OutboxDb } from '../db/types.js';
+import { OutboxError } from '../errors.js';
+import { defaultLogger, type Logger } from '../log/logger.js';
+import { createRetention } from '../retention/retention.js';
+import { backoffSeconds } from '../stomp/backoff.js';
+import type { StompSession } from '../stomp/types.js';
+import { describeDbError, isSchemaMissing } from './db-errors.js';
+import { createFailureSink } from './failures.js';
+import { createBrokerLink } from './link.js';
+import { createMarker } from './marker.js';
+import { createProgress } from './progress.js';
+import { createRelayStatements, type ClaimedRow } from './sql.js';
+import { createWake } from './wake.js';
+import { sendBody, sendHeaders } from './wire.js';
+
+export interface RelayOptions {
+  /** A Drizzle database (postgres.js, PGlite, node-postgres) where the outbox table lives. */
+  db: OutboxDb;
+  /** `resolveConfig(yourConfig)`: relay, broker, retention settings and table names. */
+  config: ResolvedConfig;
+  /** Default: consola tagged `relay`. */
+  logger?: Logger;
+}
+
+export interface Relay {
+  /**
+   * Relays until `signal` aborts or `stop()` is called, then drains: stops claiming, waits up to
+   * `relay.shutdownTimeout` for in-flight receipts, marks what was confirmed, disconnects. Never rejects
+   * for a broker or database outage (it reconnects with backoff); rejects `E_DATABASE` if the outbox table
+   * does not exist.
+   */
+  run(signal?: AbortSignal): Promise<void>;
+  /** Same as aborting `run`'s signal; resolves when the drain is over. Twice → the same promise. */
+  stop(): Promise<void>;
+}
+
+/** Batches leased at once: one in flight, the next being claimed or queued behind it. */
+const MAX_BATCHES = 2;
+
+/**
+ * @example
+ * const relay = createRelay({ db, config: resolveConfig(config) });
+ * process.once('SIGTERM', () => relay.stop());
+ * await relay.run();
+ */
+export function createRelay(options: RelayOptions): Relay {
+  const { db, config } = options;
+  const settings = config.relay;
+  const logger = options.logger ?? defaultLogger('relay');
+  const statements = createRelayStatements(db, config.tables);
+  const progress = createProgress({ backlog: statements.backlog, logger, intervalSeconds: settings.progressInterval });
+  const marker = createMarker({ markSent: statements.markSent, logger, batchSize: settings.batchSize, onMarked: progress.sent });
+  const failures = createFailureSink({
+    statements,
+    logger,
+    policy: { maxAttempts: settings.maxAttempts, base: settings.retryBackoff.base, max: settings.retryBackoff.max },
+    onFailed: progress.failed,
+  });
+  const wake = createWake({ db, channel: config.tables.published, logger });
+  const link = createBrokerLink({ broker: config.broker, window: settings.window, logger, onLost: () => wake.poke() });
+  const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['published'] });
+  const controller = new AbortController();
+  let running: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+
+  function dispatch(session: StompSession, rows: ClaimedRow[]): Promise<void> {
+    return Promise.all(
+      rows.map((row) => {
+        let sent: Promise<void>;
+        try {
+          sent = session.send(row.destination, sendBody(row.body), { headers: sendHeaders(row.headers) });
+        } catch (error) {
+          sent = Promise.reject(error);
+        }
+        return sent.then(
+          () => marker.add(row.id),
+          (error: unknown) => failures.add(row, error),
+        );
+      }),
+    ).then(() => undefined);
+  }
+
+  async function claim(signal: AbortSignal, dbFailures: { count: number }): Promise<ClaimedRow[] | undefined> {
+    try {
+      const rows = await statements.claim(settings.batchSize, settings.leaseTimeout);
+      if (dbFailures.count > 0) logger.info('the database is back');
+      dbFailures.count = 0;
+      return rows;
+    } catch (error) {
+      if (isSchemaMissing(error)) {
+        throw new OutboxError('E_DATABASE', `the outbox table ${config.tables.published} is missing or outdated (${describeDbError(error)}): run \`outbox migrate\``, { cause: error });
+      }
+      const delay = backoffSeconds(dbFailures.count++, config.broker.maxBackoff);
+      logger.warn(`cannot claim from the database (${describeDbError(error)}); retrying in ${delay.toFixed(1)} s`);
+      await sleep(delay * 1000, signal);
+      return undefined;
+    }
+  }
+
+  async function loop(signal: AbortSignal): Promise<void> {
+    const inflight = new Set<Promise<void>>();
+    const dbFailures = { count: 0 };
+    try {
+      await wake.start();
+      progress.start();
+      retention.start();
+      await announce();
+      while (!signal.aborted) {
+        // Bounded: at most MAX_BATCHES leased, and receipts not yet marked stay under a few batches.
+        while (!signal.aborted && (inflight.size >= MAX_BATCHES || marker.backlog >= 4 * settings.batchSize)) {
+          await Promise.race([...inflight, sleep(20, signal)]);
+        }
+        const session = await link.ensure(signal);
+        if (!session || signal.aborted) break;
+        wake.clear();
+        const rows = await claim(signal, dbFailures);
+        if (!rows) continue;
+        if (rows.length > 0 && (signal.aborted || !link.alive)) {
+          // Claimed but never written: give them straight back, attempt refunded.
+          await statements.release(rows.map((r) => r.id), true, null).catch(() => {});
+          continue;
+        }
+        if (rows.length > 0) {
+          const batch = dispatch(session, rows);
+          inflight.add(batch);
+          void batch.finally(() => inflight.delete(batch));
+        }
+        if (rows.length < settings.batchSize) await wake.wait(settings.pollInterval * 1000, signal);
+      }
+    } finally {
+      await drain(inflight);
+    }
+  }
+
+  async function announce(): Promise<void> {
+    try {
+      const { pending, oldestAge } = await statements.backlog();
+      logger.info(`relaying ${config.tables.published}: ${pending.toLocaleString('en-US')} pending${oldestAge !== null ? `, oldest ${oldestAge.toFixed(1)} s` : ''}`);
+    } catch (error) {
+      if (isSchemaMissing(error)) {
+        throw new OutboxError('E_DATABASE', `the outbox table ${config.tables.published} is missing (${describeDbError(error)}): run \`outbox migrate\``, { cause: error });
+      }
+      logger.warn(`the database is not answering yet (${describeDbError(error)}); will keep trying`);
+    }
+  }
+
+  async function drain(inflight: Set<Promise<void>>): Promise<void> {
+    const timeout = settings.shutdownTimeout;
+    if (inflight.size > 0) logger.info(`stopping: waiting up to ${timeout} s for ${inflight.size} batch(es) in flight`);
+    const settled = await within(Promise.all(inflight), timeout * 1000);
+    if (!settled) {
+      // Unconfirmed sends may or may not have reached the broker: release them (attempt kept) so the next
+      // relay resends them now instead of after the lease. The consumer's inbox absorbs a duplicate.
+      failures.shuttingDown();
+      link.destroy(new OutboxError('E_ABORTED', 'relay stopped before the receipt'));
+      await Promise.all(inflight);
+    }
+    await failures.flush();
+    const marked = await within(marker.flush(), timeout * 1000);
+    if (!marked) logger.warn(`${marker.backlog} confirmed rows could not be marked sent: they will be sent again after their lease`);
+    marker.stop();
+    await link.disconnect(Math.max(1, timeout));
+    progress.stop();
+    await Promise.all([wake.stop(), retention.stop()]);
+    logger.info(`stopped (${progress.totals.sent.toLocaleString('en-US')} sent, ${progress.totals.failed} failed since start)`);
+  }
+
+  return {
+    run(signal) {
+      if (running) return running;
+      const onAbort = () => controller.abort();
+      if (signal?.aborted) controller.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      running = loop(controller.signal).finally(() => signal?.removeEventListener('abort', onAbort));
+      return running;
+    },
+    stop() {
+      return (stopping ??= (async () => {
+        controller.abort();
+        await running?.catch(() => {});
+      })());
+    },
+  };
+}
+
+/** Waits `ms`; resolves early when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** True if `work` settled within `ms` (its rejection counts as settled); the timer never outlives it. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The relay's statements, one per verb, prepared once per relay (drizzle then skips rebuilding the SQL on
+ * every call; measured ~2.5× faster claims). Every time comes from the database clock (`now()`), never
+ * from Node's, so relays on machines with skewed clocks still agree on what is due.
+ *
+ * `status = 'pending'` is written as a literal, not a parameter: a prepared statement's generic plan can
+ * only use the partial index `(seq) WHERE status = 'pending'` when the predicate is visibly the same.
+ */
+import { and, asc, inArray, lte, sql } from 'drizzle-orm';
+import type { TableNames } from '../config/types.js';
+import { createOutboxTables } from '../db/tables.js';
+import { rowsOf, type OutboxDb } from '../db/types.js';
+
+/** A row the relay claimed: what it needs to send it and to mark it. */
+export interface ClaimedRow {
+  id: string;
+  seq: number;
+  destination: string;
+  body: unknown;
+  headers: Record<string, unknown>;
+  /** Attempts including this claim. */
+  attempts: number;
+}
+
+/** How a failed row is scheduled again. */
+export interface RetryPolicy {
+  maxAttempts: number;
+  /** Seconds: delay = min(base · 2^(attempts−1), max) · (0.5 … 1.0, random per row). */
+  base: number;
+  max: number;
+}
+
+export interface Backlog {
+  pending: number;
+  /** Seconds since the oldest pending row was written; null when nothing is pending. */
+  oldestAge: number | null;
+}
+
+export type RelayStatements = ReturnType<typeof createRelayStatements>;
+
+export function createRelayStatements(db: OutboxDb, tables: TableNames) {
+  const t = createOutboxTables(tables).published;
+  const byIds = sql`${t.id} = any(${sql.placeholder('ids')}::uuid[])`;
+
+  // CLAIM: the oldest due rows, locked only for this short statement (SKIP LOCKED: concurrent relays take
+  // disjoint rows instead of waiting on each other). Pushing next_attempt_at forward is the lease: once
+  // committed, other relays skip these rows until it expires, so no lock is held across broker I/O and a
+  // crashed relay's rows come back by themselves. The claim counts as an attempt, so a row that keeps
+  // crashing relays still ends `failed`. ORDER BY seq matches the partial index.
+  const due = db
+    .select({ id: t.id })
+    .from(t)
+    .where(and(sql`${t.status} = 'pending'`, lte(t.nextAttemptAt, sql`now()`)))
+    .orderBy(asc(t.seq))
+    .limit(sql.placeholder('limit'))
+    .for('update', { skipLocked: true });
+  const claim = db
+    .update(t)
+    .set({
+      attempts: sql`${t.attempts} + 1`,
+      nextAttemptAt: sql`now() + make_interval(secs => ${sql.placeholder('lease')}::float8)`,
+    })
+    .where(inArray(t.id, due))
+    .returning({ id: t.id, seq: t.seq, destination: t.destination, body: t.body, headers: t.headers, attempts: t.attempts })
+    .prepare('outbox_relay_claim');
+
+  // MARK SENT: only ever after the broker's RECEIPT. No status guard: a receipt is the truth even if the
+  // lease had expired and another relay touched the row meanwhile.
+  const markSent = db
+    .update(t)
+    .set({ status: 'sent', sentAt: sql`now()`, lastError: null })
+    .where(byIds)
+    .prepare('outbox_relay_mark_sent');
+
+  // FAIL: a send without receipt. The attempt was counted by the claim; schedule the next one with capped
+  // exponential backoff and jitter (per row, in SQL, so one statement serves a whole group), or give up
+  // as `failed` after maxAttempts. The status guard keeps a row that was meanwhile sent as sent.
+  const fail = db
+    .update(t)
+    .set({
+      lastError: sql`${sql.placeholder('error')}::text`,
+      status: sql`case when ${t.attempts} >= ${sql.placeholder('maxAttempts')}::int then 'failed' else 'pending' end`,
+      nextAttemptAt: sql`now() + make_interval(secs => least(
+        ${sql.placeholder('base')}::float8 * power(2, greatest(${t.attempts} - 1, 0)),
+        ${sql.placeholder('max')}::float8) * (0.5 + random() * 0.5))`,
+    })
+    .where(and(byIds, sql`${t.status} = 'pending'`))
+    .prepare('outbox_relay_fail');
+
+  // RELEASE: rows claimed but not at fault (never written, or innocent bystanders of another row's broker
+  // ERROR): due again at once. `refund` gives back the claim's attempt, so bystanders never drift towards
+  // `failed` because of someone else's bad destination.
+  const release = db
+    .update(t)
+    .set({
+      nextAttemptAt: sql`now()`,
+      attempts: sql`greatest(${t.attempts} - ${sql.placeholder('refund')}::int, 0)`,
+      lastError: sql`coalesce(${sql.placeholder('error')}::text, ${t.lastError})`,
+    })
+    .where(and(byIds, sql`${t.status} = 'pending'`))
+    .prepare('outbox_relay_release');
+
+  // BACKLOG for the progress line: both halves walk the partial index, so they cost O(backlog), never a
+  // scan of the sent history. Runs once per progress interval: not worth preparing.
+  const backlog = sql`select
+      (select count(*) from ${t} where ${t.status} = 'pending')::int as pending,
+      (select extract(epoch from now() - ${t.createdAt})::float8 from ${t}
+        where ${t.status} = 'pending' order by ${t.seq} limit 1) as oldest_age`;
+
+  return {
+    async claim(limit: number, leaseSeconds: number): Promise<ClaimedRow[]> {
+      const rows = (await claim.execute({ limit, lease: leaseSeconds })) as ClaimedRow[];
+      // UPDATE … RETURNING comes back in no particular order; send in creation order.
+      return rows.map((r) => ({ ...r, seq: Number(r.seq) })).sort((a, b) => a.seq - b.seq);
+    },
+    async markSent(ids: string[]): Promise<void> {
+      if (ids.length) await markSent.execute({ ids });
+    },
+    async fail(ids: string[], error: string, policy: RetryPolicy): Promise<void> {
+      if (ids.length) await fail.execute({ ids, error: truncate(error), maxAttempts: policy.maxAttempts, base: policy.base, max: policy.max });
+    },
+    async release(ids: string[], refund: boolean, error: string | null): Promise<void> {
+      if (ids.length) await release.execute({ ids, refund: refund ? 1 : 0, error: error === null ? null : truncate(error) });
+    },
+    async backlog(): Promise<Backlog> {
+      const [row] = rowsOf<{ pending: number; oldest_age: number | null }>(await db.execute(backlog));
+      return { pending: Number(row?.pending ?? 0), oldestAge: row?.oldest_age == null ? null : Number(row.oldest_age) };
+    },
+  };
+}
+
+/** Broker messages can be long (RabbitMQ quotes whole argument tables); keep last_error readable. */
+function truncate(message: string): string {
+  return message.length > 1000 ? `${message.slice(0, 997)}...` : message;
+}
