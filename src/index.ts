@@ -17,3 +17,7 @@ export type { ModelsOf } from './config/define.js';
 export { validateConfig } from './config/validate.js';
 export { createConsumer } from './consumer/consumer.js';
 export type { Payload, Handler, ConsumerOptions, Consumer, ConsumerStats, Outcome } from './consumer/types.js';
+export { createRelay, type Relay, type RelayOptions } from './relay/relay.js';
+export { outboxStatus, retryFailed, type OutboxStatusReport, type DestinationStatus } from './relay/admin.js';
+export { createProducer, type Producer } from './producer/producer.js';
+export { createRetention, type Retention, type RetentionOptions, type RetentionReport, type RetentionTarget } from './retention/retention.js';

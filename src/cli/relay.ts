@@ -1,12 +1,33 @@
 import { defineCommand } from 'citty';
-import { OutboxError } from '../errors.js';
-import { commonArgs } from './common.js';
+import { openDatabase } from '../db/open.js';
+import { defaultLogger } from '../log/logger.js';
+import { createRelay } from '../relay/relay.js';
+import { commandConfig, commonArgs } from './common.js';
+import { shutdownSignal } from './shutdown.js';
 
-// Placeholder until its issue lands: it says so instead of pretending to work.
+/**
+ * `outbox relay`: moves committed outbox rows to the broker until SIGTERM/SIGINT, then drains (waits up to
+ * relay.shutdownTimeout for in-flight receipts, marks them, disconnects) and exits 0. A second signal exits
+ * at once. Broker and database outages are waited out with backoff, never a reason to exit.
+ */
 export default defineCommand({
-  meta: { name: 'relay', description: 'not implemented yet' },
+  meta: { name: 'relay', description: 'Send committed outbox rows to the broker (confirmed by receipt) until SIGTERM/SIGINT' },
   args: { ...commonArgs },
-  run() {
-    throw new OutboxError('E_USAGE', 'outbox relay is not implemented yet');
+  async run({ args }) {
+    const { config } = await commandConfig(args);
+    const logger = defaultLogger('relay');
+    const database = await openDatabase(config);
+    const shutdown = shutdownSignal(['SIGTERM', 'SIGINT'], (sig) =>
+      logger.info(`${sig}: finishing in-flight sends (send it again to exit at once)`),
+    );
+    logger.info(`database ${database.where}`);
+    try {
+      await createRelay({ db: database.db, config, logger }).run(shutdown.signal);
+    } finally {
+      await database.close().catch(() => {});
+      shutdown.dispose();
+    }
+    // Everything is drained and closed: a finished relay is a finished process, whatever the config loaded.
+    process.exit(0);
   },
 });

@@ -1,12 +1,32 @@
 import { defineCommand } from 'citty';
-import { OutboxError } from '../errors.js';
-import { commonArgs } from './common.js';
+import { openDatabase } from '../db/open.js';
+import { retryFailed } from '../relay/admin.js';
+import { commandConfig, commonArgs } from './common.js';
 
-// Placeholder until its issue lands: it says so instead of pretending to work.
+/** `outbox retry [--failed] [--destination D]`: re-queue failed rows so the relays send them again. */
 export default defineCommand({
-  meta: { name: 'retry', description: 'not implemented yet' },
-  args: { ...commonArgs },
-  run() {
-    throw new OutboxError('E_USAGE', 'outbox retry is not implemented yet');
+  meta: {
+    name: 'retry',
+    description: 'Re-queue failed outbox rows (pending, attempts reset, due now) and wake the relays',
+  },
+  args: {
+    ...commonArgs,
+    failed: { type: 'boolean', default: true, description: 'Re-queue rows in status failed (the default and only selection today)' },
+    destination: { type: 'string', description: 'Only rows to this destination, e.g. /queue/billing' },
+  },
+  async run({ args }) {
+    const { config } = await commandConfig(args);
+    const database = await openDatabase(config);
+    try {
+      const count = await retryFailed(database.db, config.tables, { destination: args.destination });
+      const scope = args.destination ? ` to ${args.destination}` : '';
+      process.stdout.write(
+        count
+          ? `outbox: re-queued ${count.toLocaleString('en-US')} failed row(s)${scope}; running relays will send them now\n`
+          : `outbox: no failed rows${scope}\n`,
+      );
+    } finally {
+      await database.close();
+    }
   },
 });

@@ -1,0 +1,96 @@
+/**
+ * What an operator needs without writing SQL: the outbox's state (`outbox status`) and re-queueing failed
+ * rows (`outbox retry`). Reads scan the table once; they are for people, not for the hot path.
+ */
+import { sql } from 'drizzle-orm';
+import type { TableNames } from '../config/types.js';
+import { createOutboxTables } from '../db/tables.js';
+import { rowsOf, type OutboxDb } from '../db/types.js';
+import { retentionTask } from '../retention/retention.js';
+import { createRetentionStatements } from '../retention/sql.js';
+
+export interface DestinationStatus {
+  destination: string;
+  pending: number;
+  /** Pending rows not due yet: leased by a relay right now, or waiting out a retry backoff. */
+  scheduled: number;
+  sent: number;
+  failed: number;
+  /** Seconds since the oldest pending row of this destination was written. */
+  oldestPendingAge: number | null;
+  /** The broker's or relay's words for the latest failure (failed rows first, else pending retries). */
+  lastError: string | null;
+}
+
+export interface OutboxStatusReport {
+  table: string;
+  totals: { pending: number; scheduled: number; sent: number; failed: number };
+  oldestPendingAge: number | null;
+  destinations: DestinationStatus[];
+  /** Last retention run per table, from the maintenance table; null if it never ran. */
+  retention: Array<{ table: string; lastRunAt: string | null; ago: number | null }>;
+}
+
+export async function outboxStatus(db: OutboxDb, tables: TableNames): Promise<OutboxStatusReport> {
+  const t = createOutboxTables(tables).published;
+  const rows = rowsOf<{
+    destination: string;
+    pending: number;
+    scheduled: number;
+    sent: number;
+    failed: number;
+    oldest: number | null;
+    last_error: string | null;
+  }>(
+    await db.execute(sql`
+      select ${t.destination} as destination,
+        count(*) filter (where ${t.status} = 'pending')::int as pending,
+        count(*) filter (where ${t.status} = 'pending' and ${t.nextAttemptAt} > now())::int as scheduled,
+        count(*) filter (where ${t.status} = 'sent')::int as sent,
+        count(*) filter (where ${t.status} = 'failed')::int as failed,
+        extract(epoch from now() - min(${t.createdAt}) filter (where ${t.status} = 'pending'))::float8 as oldest,
+        (array_agg(${t.lastError} order by (${t.status} = 'failed') desc, ${t.seq} desc)
+          filter (where ${t.lastError} is not null and ${t.status} <> 'sent'))[1] as last_error
+      from ${t} group by ${t.destination} order by ${t.destination}`),
+  );
+  const destinations = rows.map((r) => ({
+    destination: r.destination,
+    pending: Number(r.pending),
+    scheduled: Number(r.scheduled),
+    sent: Number(r.sent),
+    failed: Number(r.failed),
+    oldestPendingAge: r.oldest == null ? null : Number(r.oldest),
+    lastError: r.last_error,
+  }));
+  const sum = (key: 'pending' | 'scheduled' | 'sent' | 'failed') => destinations.reduce((n, d) => n + d[key], 0);
+  const ages = destinations.map((d) => d.oldestPendingAge).filter((a): a is number => a !== null);
+  const runs = await createRetentionStatements(db, tables).lastRuns();
+  return {
+    table: tables.published,
+    totals: { pending: sum('pending'), scheduled: sum('scheduled'), sent: sum('sent'), failed: sum('failed') },
+    oldestPendingAge: ages.length ? Math.max(...ages) : null,
+    destinations,
+    retention: [tables.published, tables.received].map((table) => {
+      const run = runs.find((r) => r.task === retentionTask(table));
+      return { table, lastRunAt: run ? run.lastRunAt.toISOString() : null, ago: run ? run.ago : null };
+    }),
+  };
+}
+
+/**
+ * Re-queues failed rows (optionally of one destination): pending, attempts 0, due now, then NOTIFY so
+ * running relays pick them up at once. Returns how many rows were re-queued.
+ */
+export async function retryFailed(db: OutboxDb, tables: TableNames, options: { destination?: string } = {}): Promise<number> {
+  const t = createOutboxTables(tables).published;
+  const only = options.destination === undefined ? sql`` : sql` and ${t.destination} = ${options.destination}`;
+  const requeued = rowsOf(
+    await db.execute(sql`
+      update ${t} set status = 'pending', attempts = 0, next_attempt_at = now()
+      where ${t.status} = 'failed'${only}
+      returning 1 as requeued`),
+  ).length;
+  // The insert trigger does not fire on UPDATE: wake the relays by hand.
+  if (requeued > 0) await db.execute(sql`select pg_notify(${tables.published}, '')`);
+  return requeued;
+}
