@@ -1,12 +1,25 @@
+import { relative } from 'node:path';
 import { defineCommand } from 'citty';
-import { OutboxError } from '../errors.js';
+import { generate } from '../../codegen/generate.js';
+import { writeGenerated } from '../../codegen/write.js';
+import { importModule, loadConfig } from '../config/load.js';
 import { commonArgs } from './common.js';
 
-// Placeholder until its issue lands: it says so instead of pretending to work.
+/**
+ * `outbox generate`: writes schema.ts, index.ts and outbox-trigger.sql into the config's `out` directory
+ * (relative to the config file). A config mistake is one `E_CONFIG` line (exit 2) and writes nothing.
+ */
 export default defineCommand({
-  meta: { name: 'generate', description: 'not implemented yet' },
+  meta: { name: 'generate', description: 'Write the outbox schema, typed helpers and body types from outbox.config.ts' },
   args: { ...commonArgs },
-  run() {
-    throw new OutboxError('E_USAGE', 'outbox generate is not implemented yet');
+  async run({ args }) {
+    const { path, config } = await loadConfig(args.config);
+    const module = await importModule(path);
+    const { files, warnings } = generate({ configPath: path, config, configExport: 'default' in module ? 'default' : 'config' });
+    for (const warning of warnings) process.stderr.write(`outbox: warning: ${warning}\n`);
+    const report = await writeGenerated(files);
+    const show = (p: string) => relative(process.cwd(), p) || p;
+    for (const p of report.written) process.stdout.write(`wrote ${show(p)}\n`);
+    for (const p of report.unchanged) process.stdout.write(`unchanged ${show(p)}\n`);
   },
 });

@@ -1,0 +1,68 @@
+import type { TableNames } from '../src/config/types.js';
+import { HEADER } from './header.js';
+
+/**
+ * `schema.ts`: the library's tables as Drizzle definitions, with the config's table names, for users
+ * whose own drizzle-kit owns the migrations. Column for column what `createOutboxTables()` in
+ * src/db/tables.ts builds (a test compares the two), written out so that drizzle-kit and readers see it.
+ */
+export function renderSchema(names: TableNames): string {
+  const p = names.published;
+  const r = names.received;
+  const m = names.maintenance;
+  return `${HEADER}
+// The drizzle-outbox tables. Either \`outbox migrate\` owns them (its own migrations table, __outbox_migrations),
+// or your drizzle-kit does (add this file to your drizzle config's \`schema\`) — never both: a table has one owner.
+// drizzle-kit does not create the NOTIFY trigger that wakes relays at once: add outbox-trigger.sql as a custom
+// migration (\`drizzle-kit generate --custom\`); without it relays still work, by polling.
+import { sql } from 'drizzle-orm';
+import { bigint, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/** Outgoing events: written in your transaction by the helpers and publish(), sent by \`outbox relay\`. */
+export const outboxPublished = pgTable(
+  '${p}',
+  {
+    // Creation order; the relay sends by it.
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
+    // The dop-msg-id: stable across resends, the consumer's dedup key.
+    id: uuid('id').primaryKey().defaultRandom(),
+    destination: text('destination').notNull(),
+    body: jsonb('body').notNull(),
+    // Exactly the headers sent, computed once at insert.
+    headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+    status: text('status').$type<'pending' | 'sent' | 'failed'>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    // The relay's claim: partial, in the claim's order.
+    index('${p}_pending_seq_idx').on(t.seq).where(sql\`status = 'pending'\`),
+    // Retention: old sent rows, oldest first.
+    index('${p}_sent_at_idx').on(t.sentAt).where(sql\`status = 'sent'\`),
+    check('${p}_status_check', sql\`status in ('pending', 'sent', 'failed')\`),
+  ],
+);
+
+/** The inbox: ids of messages already handled, the consumer's dedup. */
+export const outboxReceived = pgTable(
+  '${r}',
+  {
+    messageId: text('message_id').primaryKey(),
+    destination: text('destination').notNull(),
+    body: jsonb('body'),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [index('${r}_received_at_idx').on(t.receivedAt)],
+);
+
+/** Last run times of throttled maintenance (retention). */
+export const outboxMaintenance = pgTable('${m}', {
+  task: text('task').primaryKey(),
+  lastRunAt: timestamp('last_run_at', { withTimezone: true, mode: 'date' }).notNull(),
+});
+`;
+}
