@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaults } from '../config/defaults.js';
@@ -25,20 +27,15 @@ export function migrationsFolder(): string {
 }
 
 /**
- * Applies the library's migrations; idempotent (already-applied ones are skipped).
- * The shipped SQL uses the default table names; with custom names, put the generated schema
- * into your own drizzle-kit migrations instead.
+ * Applies the library's migrations; idempotent (already-applied ones are skipped), recorded in their own
+ * table `__outbox_migrations`. With custom table names (config `tables`), the shipped SQL is applied with
+ * the names substituted (indexes, sequence, trigger and NOTIFY channel follow the published table's name),
+ * recorded in `__<published>_migrations` so that two name sets in one database don't mask each other.
  */
 export async function migrate(db: OutboxDb, tables: TableNames = defaults.tables): Promise<void> {
-  const custom = (Object.keys(defaults.tables) as (keyof TableNames)[]).filter((k) => tables[k] !== defaults.tables[k]);
-  if (custom.length > 0) {
-    throw new OutboxError(
-      'E_CONFIG',
-      `outbox migrate applies the default table names only (tables.${custom[0]} is "${tables[custom[0]!]}"): ` +
-        'include the generated schema.ts in your drizzle-kit config instead',
-    );
-  }
-  const options = { migrationsFolder: migrationsFolder(), migrationsTable: MIGRATIONS_TABLE, migrationsSchema: MIGRATIONS_SCHEMA };
+  const custom = (Object.keys(defaults.tables) as (keyof TableNames)[]).some((k) => tables[k] !== defaults.tables[k]);
+  const folder = custom ? await renamedMigrations(tables) : migrationsFolder();
+  const options = { migrationsFolder: folder, migrationsTable: migrationsTableFor(tables), migrationsSchema: MIGRATIONS_SCHEMA };
   const client = (db as unknown as { $client?: object }).$client;
   try {
     if (client && client.constructor?.name === 'PGlite') {
@@ -50,5 +47,28 @@ export async function migrate(db: OutboxDb, tables: TableNames = defaults.tables
     }
   } catch (cause) {
     throw new OutboxError('E_DATABASE', `migration failed: ${(cause as Error).message}`, { cause });
+  } finally {
+    if (custom) await rm(folder, { recursive: true, force: true });
   }
+}
+
+/** Where `migrate` records what it applied for these table names. */
+export function migrationsTableFor(tables: TableNames): string {
+  const standard = (Object.keys(defaults.tables) as (keyof TableNames)[]).every((k) => tables[k] === defaults.tables[k]);
+  return standard ? MIGRATIONS_TABLE : `__${tables.published}_migrations`;
+}
+
+/** A temporary copy of drizzle/ with the default table names replaced (every identifier starts with one). */
+async function renamedMigrations(tables: TableNames): Promise<string> {
+  const source = migrationsFolder();
+  const target = await mkdtemp(join(tmpdir(), 'outbox-migrations-'));
+  await cp(join(source, 'meta'), join(target, 'meta'), { recursive: true });
+  const names = new Map<string, string>((Object.keys(defaults.tables) as (keyof TableNames)[]).map((k) => [defaults.tables[k], tables[k]]));
+  const pattern = new RegExp([...names.keys()].join('|'), 'g');
+  for (const file of await readdir(source)) {
+    if (!file.endsWith('.sql')) continue;
+    const sql = await readFile(join(source, file), 'utf8');
+    await writeFile(join(target, file), sql.replace(pattern, (name) => names.get(name)!));
+  }
+  return target;
 }
