@@ -206,7 +206,8 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     receipts.failAll(failure);
     subscriptions.clear();
     if (wasConnecting) rejectReady(failure);
-    else if (reason && !disconnecting) logger.warn(`connection to ${address} lost: ${reason.message}`);
+    // ERROR frames, malformed input and heart-beat loss were logged where they were noticed.
+    else if (reason?.code === 'E_CONNECTION_CLOSED' && !disconnecting) logger.warn(`connection to ${address} lost: ${reason.message}`);
     resolveClosed(reason);
   }
 
