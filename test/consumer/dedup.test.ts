@@ -68,10 +68,10 @@ test('1,000 messages with 10% adjacent duplicate ids: one effect per id, all ack
   await running;
 
   const s = consumer.stats();
-  const [{ rows, distinct }] = await t.sql`select count(*)::int as rows, count(distinct message_id)::int as distinct from effects`;
+  const [{ rows, distinct }] = (await t.sql`select count(*)::int as rows, count(distinct message_id)::int as distinct from effects`) as unknown as [{ rows: number; distinct: number }];
   assert.is(distinct, 900);
   assert.is(rows, 900, 'no id took effect twice');
-  const [{ n }] = await t.sql`select count(*)::int as n from outbox_received`;
+  const [{ n }] = (await t.sql`select count(*)::int as n from outbox_received`) as unknown as [{ n: number }];
   assert.is(n, 900);
   assert.is(s.acked, 900);
   assert.is(s.duplicate + s.recorded, 100);

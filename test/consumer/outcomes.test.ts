@@ -147,7 +147,7 @@ test('a handler past consumer.handlerTimeout is nacked; its late save() throws E
   await consumer.stop();
   await running;
   assert.ok(isOutboxError(lateError, 'E_SETTLED'), String(lateError));
-  const [{ n }] = await t.sql`select count(*)::int as n from effects where message_id = ${slow}`;
+  const [{ n }] = (await t.sql`select count(*)::int as n from effects where message_id = ${slow}`) as unknown as [{ n: number }];
   assert.is(n, 0);
   assert.is(queueCounts(`DLQ.${queue}`)?.messages, 1);
 });

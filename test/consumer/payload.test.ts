@@ -87,7 +87,7 @@ test('save() records the message in the handler transaction; a second delivery g
   }
   assert.ok(isOutboxError(caught, 'E_DUPLICATE'), String(caught));
   assert.ok(second.state.duplicate);
-  const [{ n }] = await t.sql`select count(*)::int as n from effects where message_id = 'm-1'`;
+  const [{ n }] = (await t.sql`select count(*)::int as n from effects where message_id = 'm-1'`) as unknown as [{ n: number }];
   assert.is(n, 1, "the duplicate's effect rolled back");
   assert.ok(await inbox().isRecorded('m-1'));
   assert.not.ok(await inbox().isRecorded('m-2'));
@@ -130,7 +130,7 @@ test('two concurrent deliveries of one id: the second insert waits for the first
   await runA;
   const outcome = await runB;
   assert.ok(isOutboxError(outcome, 'E_DUPLICATE'), String(outcome));
-  const [{ n }] = await t.sql`select count(*)::int as n from effects where message_id = 'c-1'`;
+  const [{ n }] = (await t.sql`select count(*)::int as n from effects where message_id = 'c-1'`) as unknown as [{ n: number }];
   assert.is(n, 1);
 });
 
