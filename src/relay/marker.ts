@@ -12,6 +12,8 @@ export interface Marker {
   add(id: string): void;
   /** Ids received but not yet marked (buffered or being written). */
   readonly backlog: number;
+  /** Resolves once every id added so far is marked (or the marker was stopped). */
+  settled(): Promise<void>;
   /** Marks everything added so far, without the coalescing delay. Rejects only if `stop()` gave up. */
   flush(): Promise<void>;
   /** Stops retrying; what is left stays leased and is resent after the lease. */
@@ -36,6 +38,14 @@ export function createMarker(options: {
   let urgent = false;
   let stopped = false;
   let wakeLoop: (() => void) | undefined;
+  // Ids are written in the order they were added (a failed write puts its ids back in front), so
+  // "everything added before now is marked" is simply written >= added-at-the-time.
+  let added = 0;
+  let written = 0;
+  let waiters: Array<{ target: number; resolve: () => void }> = [];
+  const notify = () => {
+    waiters = waiters.filter((w) => (written >= w.target || stopped ? (w.resolve(), false) : true));
+  };
 
   const nap = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -58,6 +68,8 @@ export function createMarker(options: {
       try {
         await markSent(ids);
         failures = 0;
+        written += ids.length;
+        notify();
         options.onMarked?.(ids.length);
       } catch (error) {
         buffer = ids.concat(buffer);
@@ -81,12 +93,17 @@ export function createMarker(options: {
 
   return {
     add(id) {
+      added++;
       buffer.push(id);
       if (buffer.length >= batchSize) wakeLoop?.();
       void kick();
     },
     get backlog() {
       return buffer.length + writing;
+    },
+    settled() {
+      if (written >= added || stopped) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push({ target: added, resolve }));
     },
     async flush() {
       urgent = true;
@@ -100,6 +117,7 @@ export function createMarker(options: {
     stop() {
       stopped = true;
       wakeLoop?.();
+      notify();
     },
   };
 }

@@ -44,7 +44,10 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-/** Batches leased at once: one in flight, the next being claimed or queued behind it. */
+/**
+ * Batches leased at once: one in flight, the next being claimed or queued behind it. A batch stays
+ * leased until all its rows are marked, so a crash can resend at most this many batches.
+ */
 const MAX_BATCHES = 2;
 
 /**
@@ -87,7 +90,7 @@ export function createRelay(options: RelayOptions): Relay {
           (error: unknown) => failures.add(row, error),
         );
       }),
-    ).then(() => undefined);
+    ).then(() => marker.settled());
   }
 
   async function claim(signal: AbortSignal, dbFailures: { count: number }): Promise<ClaimedRow[] | undefined> {
@@ -116,8 +119,8 @@ export function createRelay(options: RelayOptions): Relay {
       retention.start();
       await announce();
       while (!signal.aborted) {
-        // Bounded: at most MAX_BATCHES leased, and receipts not yet marked stay under a few batches.
-        while (!signal.aborted && (inflight.size >= MAX_BATCHES || marker.backlog >= 4 * settings.batchSize)) {
+        // Bounded: at most MAX_BATCHES leased and not yet marked.
+        while (!signal.aborted && inflight.size >= MAX_BATCHES) {
           await Promise.race([...inflight, sleep(20, signal)]);
         }
         const session = await link.ensure(signal);
@@ -163,12 +166,12 @@ export function createRelay(options: RelayOptions): Relay {
       // relay resends them now instead of after the lease. The consumer's inbox absorbs a duplicate.
       failures.shuttingDown();
       link.destroy(new OutboxError('E_ABORTED', 'relay stopped before the receipt'));
-      await Promise.all(inflight);
     }
     await failures.flush();
     const marked = await within(marker.flush(), timeout * 1000);
     if (!marked) logger.warn(`${marker.backlog} confirmed rows could not be marked sent: they will be sent again after their lease`);
     marker.stop();
+    await Promise.all(inflight);
     await link.disconnect(Math.max(1, timeout));
     progress.stop();
     await Promise.all([wake.stop(), retention.stop()]);

@@ -1,0 +1,64 @@
+/** Which row is to blame when the broker fails several pending sends at once. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { OutboxError } from '../../src/errors.js';
+import { attribute, destinationNames, namesInBrokerError } from '../../src/relay/attribute.js';
+
+const row = (seq: number, destination: string) => ({ seq, destination });
+const precondition = new OutboxError(
+  'E_BROKER_ERROR',
+  "127.0.0.1:61613 sent ERROR: precondition_failed — PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'billing' in vhost '/': received none but current is the value '10' of type 'long'",
+);
+
+test('RabbitMQ names the queue or exchange in its ERROR text', () => {
+  assert.equal([...namesInBrokerError(precondition.message)], ['billing']);
+  assert.equal([...namesInBrokerError("NOT_FOUND - no exchange 'audit' in vhost '/'")], ['audit']);
+  assert.equal(destinationNames('/queue/billing'), ['billing']);
+  assert.equal(destinationNames('/amq/queue/billing'), ['billing']);
+  assert.equal(destinationNames('/exchange/audit/key'), ['audit']);
+  assert.equal(destinationNames('/topic/billing'), [], 'a topic SEND declares no queue, so a queue error never names it');
+});
+
+test('a broker ERROR blames the rows it names and releases the bystanders', () => {
+  const failures = [row(1, '/topic/orders'), row(2, '/queue/billing'), row(3, '/topic/orders'), row(4, '/queue/billing')].map((r) => ({
+    row: r,
+    error: precondition,
+  }));
+  const v = attribute(failures);
+  assert.equal(v.blame.map((b) => b.row.seq), [2, 4]);
+  assert.equal(v.release.map((b) => b.row.seq), [1, 3]);
+  assert.equal(v.retry, []);
+  assert.ok(v.blame[0]!.message.includes('PRECONDITION_FAILED'), 'the broker message is kept for last_error');
+});
+
+test('an ERROR that names none of them blames the oldest unconfirmed row only', () => {
+  const err = new OutboxError('E_BROKER_ERROR', 'x sent ERROR: something went wrong');
+  const v = attribute([row(7, '/queue/a'), row(5, '/queue/b'), row(6, '/queue/c')].map((r) => ({ row: r, error: err })));
+  assert.equal(v.blame.map((b) => b.row.seq), [5]);
+  assert.equal(v.release.map((b) => b.row.seq).sort(), [6, 7]);
+});
+
+test('rows failing with the close that follows an ERROR are bystanders too', () => {
+  const closed = new OutboxError('E_CONNECTION_CLOSED', 'the connection is closed');
+  const v = attribute([
+    { row: row(1, '/queue/billing'), error: precondition },
+    { row: row(2, '/queue/other'), error: closed },
+  ]);
+  assert.equal(v.blame.map((b) => b.row.seq), [1]);
+  assert.equal(v.release.map((b) => b.row.seq), [2]);
+});
+
+test('a dropped connection without ERROR is a failed attempt for every row; a receipt timeout blames its row', () => {
+  const closed = new OutboxError('E_CONNECTION_CLOSED', 'closed by the peer');
+  const late = new OutboxError('E_RECEIPT_TIMEOUT', 'no RECEIPT within 30 s');
+  const v = attribute([
+    { row: row(1, '/queue/a'), error: closed },
+    { row: row(2, '/queue/a'), error: closed },
+    { row: row(3, '/queue/b'), error: late },
+  ]);
+  assert.equal(v.retry.map((b) => b.row.seq), [1, 2]);
+  assert.equal(v.blame.map((b) => b.row.seq), [3]);
+  assert.equal(v.release, []);
+});
+
+test.run();

@@ -1,0 +1,68 @@
+/**
+ * A relay process killed with SIGKILL in the middle of a batch, then restarted: every message arrives at
+ * least once, and the only duplicates are rows the killed relay had leased (sent, maybe confirmed, not marked).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { deleteQueue, uniqueName, waitFor } from '../helpers/broker.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { countByStatus, insertBacklog, testConfig } from './rows.js';
+import { countIds, readQueue, spawnCli, writeConfigFile, type RelayProcess } from './support.js';
+
+let t: TestDatabase;
+const queue = uniqueName('relay-crash');
+const started: RelayProcess[] = [];
+test.before(async () => {
+  t = await createTestDatabase();
+});
+test.after(async () => {
+  for (const p of started) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  deleteQueue(queue);
+  await t.drop();
+});
+
+test('kill -9 mid-batch, restart: all delivered, duplicates only from the killed batches', async () => {
+  const total = 20_000;
+  await insertBacklog(t.sql, `/queue/${queue}`, total);
+  const file = writeConfigFile({ database: { url: t.url }, relay: { leaseTimeout: 3, pollInterval: 0.2, progressInterval: 0 } });
+  try {
+    const first = spawnCli(['relay', '--config', file.path]);
+    started.push(first);
+    // Kill it while it holds a batch: some rows sent, some claimed but not marked.
+    await waitFor(async () => {
+      const [s] = await t.sql`select count(*) filter (where status = 'sent')::int as sent,
+        count(*) filter (where status = 'pending' and attempts > 0)::int as leased from outbox_published`;
+      return s!.sent >= 3000 && s!.leased > 0;
+    }, 30_000, 5);
+    first.child.kill('SIGKILL');
+    assert.is(await first.exited, 'SIGKILL');
+
+    // What the dead relay held: claimed (attempts > 0) but not marked. Its lease is all that protects them.
+    const leased = new Set((await t.sql<{ id: string }[]>`select id from outbox_published where status = 'pending' and attempts > 0`).map((r) => r.id));
+    assert.ok(leased.size > 0 && leased.size <= 2 * 200, `killed while holding at most two batches (held ${leased.size})`);
+
+    const second = spawnCli(['relay', '--config', file.path]);
+    started.push(second);
+    await waitFor(async () => (await countByStatus(t.sql)).sent === total, 60_000, 100);
+    second.child.kill('SIGTERM');
+    assert.is(await second.exited, 0, second.output());
+
+    const counts = countIds(await readQueue(testConfig(t.url), queue, total, { timeoutMs: 60_000, settleMs: 1000 }));
+    assert.is(counts.size, total, 'every row arrived at least once');
+    if (/lost the broker connection/.test(second.output())) {
+      // Another process closed every broker connection meanwhile (a concurrent test's close_all_connections):
+      // rows in flight then may be resent too, so "duplicates only from the killed batches" cannot be checked.
+      console.log('note: the broker connection dropped during the test; checked at-least-once only');
+      return;
+    }
+    const duplicated = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+    const strays = duplicated.filter((id) => !leased.has(id));
+    assert.equal(strays, [], 'no duplicate outside what the killed relay had leased');
+    const [r] = await t.sql`select count(*)::int as n from outbox_published where attempts > 1 and not (id = any(${[...leased]}::uuid[]))`;
+    assert.is(r!.n, 0, 'only the leased rows were claimed again');
+  } finally {
+    file.remove();
+  }
+});
+
+test.run();
