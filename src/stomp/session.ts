@@ -193,7 +193,8 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     phase = 'closed';
     closeReason = reason;
     heartbeat?.stop();
-    writer.close();
+    const failure = reason ?? new OutboxError('E_CONNECTION_CLOSED', `the connection to ${address} was closed`);
+    writer.close(failure);
     socket.off('data', onData);
     socket.off('close', onSocketClose);
     socket.off(readyEvent, onReady);
@@ -201,7 +202,6 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     // An 'error' may still be emitted while the socket dies; it must not become an uncaught exception.
     socket.on('error', noop);
     socket.destroy();
-    const failure = reason ?? new OutboxError('E_CONNECTION_CLOSED', `the connection to ${address} was closed`);
     window.failAll(failure);
     receipts.failAll(failure);
     subscriptions.clear();
@@ -252,7 +252,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
         } catch (error) {
           return Promise.reject(error);
         }
-        return writer.writable() ?? Promise.resolve();
+        return writer.written();
       }
       if (window.tryAcquire()) return sendNow(destination, body, options?.headers);
       return window.acquire().then(() => sendNow(destination, body, options?.headers));

@@ -2,17 +2,29 @@
  * Coalescing, backpressure-aware writes. Frames written in the same turn of the event loop go to the socket
  * as one buffer (one syscall, one TCP segment train: this is most of pipelined throughput). When
  * `socket.write` returns false, nothing more is written until 'drain'; frames keep queueing meanwhile
- * (their number is bounded by the caller: the send window).
+ * (their number is bounded by the caller: the send window, or callers awaiting `written()`).
  */
 import type { Socket } from 'node:net';
+import type { OutboxError } from '../errors.js';
 
 export interface Writer {
   write(frame: Buffer): void;
-  /** Undefined when the socket takes more now, else a promise for 'drain' (or close). */
-  writable(): Promise<void> | undefined;
-  /** Drops what is queued and wakes every waiter. */
-  close(): void;
+  /**
+   * Resolves once everything written so far has been handed to the socket and the socket takes more
+   * (after 'drain' if it was full); rejects if the connection closes first.
+   */
+  written(): Promise<void>;
+  /** Drops what is queued and fails every waiter with `error`. */
+  close(error: OutboxError): void;
 }
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: OutboxError) => void;
+}
+
+/** Queued bytes that trigger a flush without waiting for the end of the turn (bounds the copy). */
+const FLUSH_AT_BYTES = 1024 * 1024;
 
 export function createWriter(socket: Socket, onWrite?: () => void): Writer {
   let queue: Buffer[] = [];
@@ -20,31 +32,34 @@ export function createWriter(socket: Socket, onWrite?: () => void): Writer {
   let scheduled = false;
   let blocked = false;
   let closed = false;
-  let drained: { promise: Promise<void>; resolve: () => void } | undefined;
+  // Waiting for the frames now in `queue` to be written; then for 'drain' if the socket was full.
+  let queueWaiters: Waiter[] = [];
+  let drainWaiters: Waiter[] = [];
 
   function flush(): void {
     scheduled = false;
     if (blocked || closed || queue.length === 0) return;
     const data = queue.length === 1 ? queue[0]! : Buffer.concat(queue, queued);
+    const waiters = queueWaiters;
     queue = [];
     queued = 0;
+    queueWaiters = [];
     onWrite?.();
-    if (!socket.write(data)) {
+    if (socket.write(data)) {
+      for (const w of waiters) w.resolve();
+    } else {
       blocked = true;
+      drainWaiters.push(...waiters);
       socket.once('drain', onDrain);
     }
   }
 
   function onDrain(): void {
     blocked = false;
+    const waiters = drainWaiters;
+    drainWaiters = [];
+    for (const w of waiters) w.resolve();
     flush();
-    if (!blocked) wake();
-  }
-
-  function wake(): void {
-    const d = drained;
-    drained = undefined;
-    d?.resolve();
   }
 
   return {
@@ -52,27 +67,30 @@ export function createWriter(socket: Socket, onWrite?: () => void): Writer {
       if (closed) return;
       queue.push(frame);
       queued += frame.length;
-      if (!scheduled && !blocked) {
+      if (blocked) return;
+      if (queued >= FLUSH_AT_BYTES) flush();
+      else if (!scheduled) {
         scheduled = true;
         // After the current I/O callbacks: every frame produced by this batch of events goes out together.
         setImmediate(flush);
       }
     },
-    writable() {
-      if (!blocked || closed) return undefined;
-      if (!drained) {
-        let resolve!: () => void;
-        const promise = new Promise<void>((r) => (resolve = r));
-        drained = { promise, resolve };
-      }
-      return drained.promise;
+    written() {
+      if (closed) return Promise.resolve();
+      if (queue.length === 0 && !blocked) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        (queue.length > 0 ? queueWaiters : drainWaiters).push({ resolve, reject });
+      });
     },
-    close() {
+    close(error) {
       closed = true;
       queue = [];
       queued = 0;
       socket.off('drain', onDrain);
-      wake();
+      const waiters = [...queueWaiters, ...drainWaiters];
+      queueWaiters = [];
+      drainWaiters = [];
+      for (const w of waiters) w.reject(error);
     },
   };
 }
