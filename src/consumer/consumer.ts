@@ -7,10 +7,12 @@ import { createOutboxTables } from '../db/tables.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
 import { createRetention } from '../retention/retention.js';
+import { backoffSeconds } from '../stomp/backoff.js';
 import { connectWithRetry } from '../stomp/reconnect.js';
 import type { StompMessage, StompSession, Subscription } from '../stomp/types.js';
 import { declareDeadLetterQueue } from './dead-letter.js';
 import { deliver, type Delivery, type DeliveryContext } from './deliver.js';
+import { sleep } from './persist.js';
 import { inboxStatements } from './sql.js';
 import { deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
 import type { Consumer, ConsumerOptions, ConsumerStats, Outcome } from './types.js';
@@ -88,8 +90,16 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
       }
     };
 
+    // Sessions in a row that ended soon, having delivered nothing: a broker that accepts the connection but
+    // refuses the subscription (PRECONDITION_FAILED, access refused) must not become a hot reconnect loop.
+    let shortLived = 0;
     try {
       while (!signal.aborted) {
+        if (shortLived > 0) {
+          const delay = backoffSeconds(shortLived - 1, config.broker.maxBackoff);
+          logger.warn(`the last ${shortLived} connection(s) ended within ${SHORT_LIVED_S} s without a message; subscribing again in ${delay.toFixed(1)} s`);
+          if (!(await sleep(delay * 1000, signal))) break;
+        }
         // Its own signal: aborting the one given to connect() after it connected would disconnect at once,
         // before in-flight handlers are drained.
         const connecting = new AbortController();
@@ -104,12 +114,15 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
           signal.removeEventListener('abort', onAbort);
         }
         const current = session;
+        const connectedAt = Date.now();
+        let deliveredAny = false;
         await declareDeadLetterQueue(config, queue, logger, signal);
         const lost = new AbortController();
         const abandoned = AbortSignal.any([lost.signal, gaveUp.signal]);
         sessionOpen = true;
         const onMessage = (message: StompMessage): void => {
           counts.received++;
+          deliveredAny = true;
           if (!accepting) {
             // Not acked: the broker redelivers it once this connection closes.
             logger.debug(`shutting down: leaving message ${message.headers['message-id'] ?? ''} for redelivery`);
@@ -147,6 +160,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
         subscription = undefined;
         // Deliveries not started yet belong to the dead connection: the broker redelivers them.
         waiting.splice(0, waiting.length);
+        shortLived = !deliveredAny && Date.now() - connectedAt < SHORT_LIVED_S * 1000 ? shortLived + 1 : 0;
         if (!signal.aborted) {
           logger.warn(`lost the broker connection (${ended.reason?.message ?? 'closed'}); reconnecting and subscribing again`);
         }
@@ -213,6 +227,9 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
     stats: () => ({ ...counts }),
   };
 }
+
+/** A session that delivered nothing and ended sooner than this after connecting counts toward the backoff. */
+const SHORT_LIVED_S = 10;
 
 /** A promise that resolves (undefined) when `signal` aborts, and a way to drop its listener. */
 function whenAborted(signal: AbortSignal): { promise: Promise<undefined>; dispose(): void } {

@@ -72,4 +72,29 @@ test('close_all_connections and a broker restart mid-stream: it resumes, nothing
   assert.ok(lost >= 2, `both blinks hit the consumer mid-stream (${lost} losses)`);
 });
 
+test('a subscription the broker refuses (PRECONDITION_FAILED) is retried with backoff, not in a hot loop', async () => {
+  const refused = uniqueName('refused');
+  const config = testConfig(t.url);
+  try {
+    // The queue exists with other arguments than the consumer's: every SUBSCRIBE ends its connection.
+    const s = await publisher(config);
+    s.subscribe(`/topic/${refused}`, { durable: 'true', 'auto-delete': 'false', 'x-queue-name': refused, 'x-max-length': '10' }, () => {});
+    await s.disconnect();
+    let subscribes = 0;
+    config.broker.onFrame = (direction, command, headers) => {
+      if (direction === 'out' && command === 'SUBSCRIBE' && headers.destination === `/topic/${refused}`) subscribes++;
+    };
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (...a: unknown[]) => void warnings.push(a.join(' ')) };
+    const { consumer, running } = startConsumer({ db: t.db, config, handler: () => {}, destination: `/topic/${refused}`, queue: refused, logger });
+    await waitFor(() => warnings.some((w) => /subscribing again in/.test(w)), 10_000);
+    await sleep(2000);
+    await consumer.stop();
+    await running;
+    assert.ok(subscribes >= 2 && subscribes <= 4, `${subscribes} SUBSCRIBEs in ~2 s`);
+  } finally {
+    cleanupQueues(refused);
+  }
+});
+
 test.run();
