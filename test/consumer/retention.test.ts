@@ -1,0 +1,36 @@
+/** The consumer keeps the inbox bounded: rows older than retention.days go, recent ones stay. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { uniqueName, waitFor } from '../helpers/broker.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { cleanupQueues, startConsumer, testConfig } from './helpers/env.js';
+
+let t: TestDatabase;
+const queue = uniqueName('retention');
+
+test.before(async () => {
+  t = await createTestDatabase();
+});
+test.after(async () => {
+  cleanupQueues(queue);
+  await t?.drop();
+});
+
+test('a running consumer deletes inbox rows older than retention.days, in batches, and records the run', async () => {
+  await t.sql`insert into outbox_received (message_id, destination, body, headers, received_at)
+    select 'old-' || i, '/topic/x', '{}', '{}', now() - interval '31 days' from generate_series(1, 25) i`;
+  await t.sql`insert into outbox_received (message_id, destination, body, headers, received_at)
+    values ('recent', '/topic/x', '{}', '{}', now() - interval '29 days')`;
+  const config = testConfig(t.url);
+  config.retention.batchSize = 10;
+  const { consumer, running } = startConsumer({ db: t.db, config, handler: () => {}, destination: `/topic/${queue}`, queue });
+  await waitFor(async () => (await t.sql`select count(*)::int as n from outbox_received`)[0]!.n === 1, 10_000);
+  await consumer.stop();
+  await running;
+  const left = await t.sql`select message_id from outbox_received`;
+  assert.equal(left.map((r) => r.message_id), ['recent']);
+  const runs = await t.sql`select task from outbox_maintenance`;
+  assert.equal(runs.map((r) => r.task), ['retention:outbox_received'], 'the consumer tidies the inbox only');
+});
+
+test.run();
