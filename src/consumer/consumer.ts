@@ -12,7 +12,7 @@ import { connectWithRetry } from '../stomp/reconnect.js';
 import type { StompMessage, StompSession, Subscription } from '../stomp/types.js';
 import { declareDeadLetterQueue } from './dead-letter.js';
 import { deliver, type Delivery, type DeliveryContext } from './deliver.js';
-import { sleep } from './persist.js';
+import { GAVE_UP, persist, sleep } from './persist.js';
 import { inboxStatements } from './sql.js';
 import { deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
 import type { Consumer, ConsumerOptions, ConsumerStats, Outcome } from './types.js';
@@ -57,6 +57,8 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   }
 
   async function loop(signal: AbortSignal): Promise<void> {
+    // Before anything else: a missing inbox table is a setup mistake to report, not to retry per message.
+    if ((await persist('looking at the inbox table', () => ctx.inbox.isRecorded(''), signal, logger)) === GAVE_UP) return;
     const inFlight = new Set<Promise<void>>();
     const waiting: Delivery[] = [];
     let accepting = true;

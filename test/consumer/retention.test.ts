@@ -1,6 +1,7 @@
-/** The consumer keeps the inbox bounded: rows older than retention.days go, recent ones stay. */
+/** The consumer keeps the inbox bounded (rows older than retention.days go) and needs the inbox table to start. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { isOutboxError } from '../../src/errors.js';
 import { uniqueName, waitFor } from '../helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { cleanupQueues, startConsumer, testConfig } from './helpers/env.js';
@@ -31,6 +32,19 @@ test('a running consumer deletes inbox rows older than retention.days, in batche
   assert.equal(left.map((r) => r.message_id), ['recent']);
   const runs = await t.sql`select task from outbox_maintenance`;
   assert.equal(runs.map((r) => r.task), ['retention:outbox_received'], 'the consumer tidies the inbox only');
+});
+
+test('a missing inbox table fails run() with E_DATABASE at once instead of retrying every message', async () => {
+  const bare = await createTestDatabase({ migrate: false });
+  try {
+    const { consumer, running } = startConsumer({ db: bare.db, config: testConfig(bare.url), handler: () => {}, destination: `/topic/${queue}`, queue });
+    const error = await running.then(() => undefined, (e: unknown) => e);
+    assert.ok(isOutboxError(error, 'E_DATABASE'), String(error));
+    assert.match((error as Error).message, /outbox migrate/);
+    await consumer.stop();
+  } finally {
+    await bare.drop();
+  }
 });
 
 test.run();
