@@ -111,7 +111,7 @@ async function decide(ctx: DeliveryContext, delivery: Delivery, id: string, stat
   // First: a duplicate means another delivery's effects are the committed ones, whatever this handler did next.
   if (state.duplicate) {
     logger.info(`message ${id} was handled by another delivery meanwhile: acking it as a duplicate`);
-    return settle(ctx, delivery, 'ack', 'duplicate');
+    return settle(ctx, delivery, 'ack', 'duplicate', state);
   }
   if (result.kind === 'timeout') {
     const e = new OutboxError('E_HANDLER_TIMEOUT', `handler ran past ${ctx.handlerTimeout} s on message ${id}`);
@@ -133,7 +133,10 @@ async function decide(ctx: DeliveryContext, delivery: Delivery, id: string, stat
     const committed = await persist('checking that the inbox row committed', () => ctx.inbox.isRecorded(id), delivery.abandoned, logger);
     if (committed === GAVE_UP) return 'abandoned';
     if (committed) return settle(ctx, delivery, 'ack', 'acked', state);
-    logger.warn(`handler called save() on message ${id} but its transaction did not commit: nacking it to ${ctx.deadLetterQueue}`);
+    logger.warn(
+      `handler called save() on message ${id} but its transaction did not commit (or ran on another database than ` +
+        `the consumer's): nacking it to ${ctx.deadLetterQueue}`,
+    );
     return settle(ctx, delivery, 'nack', 'unsettled', state);
   }
   logger.warn(`handler returned without save() or nack() on message ${id}: nacking it to ${ctx.deadLetterQueue}`);
