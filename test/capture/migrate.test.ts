@@ -1,0 +1,146 @@
+// `outbox migrate` on an empty Postgres database and on PGlite, twice; custom table names end to end;
+// the own-migrations alternative (generated schema + outbox-trigger.sql) wakes a listener.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle } from 'drizzle-orm/pglite';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generate } from '../../codegen/generate.js';
+import { writeGenerated } from '../../codegen/write.js';
+import { migrate } from '../../src/db/migrate.js';
+import type { OutboxDb } from '../../src/db/types.js';
+import { insertOrderWithOutbox } from '../fixtures/capture/golden/index.js';
+import { schemaSql } from '../fixtures/capture/schema.js';
+import { createTestDatabase } from '../helpers/db.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const WORK = join(ROOT, 'tmp', `capture-migrate-${process.pid}`);
+const rowsOf = (r: unknown) => (Array.isArray(r) ? r : (r as { rows: unknown[] }).rows) as Record<string, unknown>[];
+
+function cli(args: string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: WORK,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
+}
+
+async function tables(sql: (q: TemplateStringsArray) => Promise<unknown>): Promise<string[]> {
+  return rowsOf(await sql`select tablename from pg_tables where schemaname = 'public' order by 1`).map((r) => r.tablename as string);
+}
+
+/** Resolves once LISTEN is in place, with a promise that settles on the first notification. */
+async function listening(t: { sql: { listen(channel: string, fn: () => void): Promise<unknown> } }, channel: string) {
+  let notified!: (why: string) => void;
+  // A missing trigger must fail the test, not hang it: give up after 10 s (far beyond NOTIFY's milliseconds).
+  const woken = new Promise<string>((done) => {
+    notified = done;
+    setTimeout(() => done('no notification'), 10_000).unref();
+  });
+  await t.sql.listen(channel, () => notified('notified'));
+  return { woken };
+}
+
+test.before(() => {
+  mkdirSync(WORK, { recursive: true });
+});
+test.after(() => rmSync(WORK, { recursive: true, force: true }));
+
+test('outbox migrate on an empty database, twice: tables, indexes, trigger; the second run is a no-op', async () => {
+  const t = await createTestDatabase({ migrate: false });
+  try {
+    writeFileSync(join(WORK, 'outbox.config.ts'), 'export default {};\n');
+    for (const run of [1, 2]) {
+      const r = cli(['migrate'], { DATABASE_URL: t.url });
+      assert.is(r.status, 0, `run ${run}: ${r.stderr}`);
+      assert.match(r.stdout, /migrations applied/);
+    }
+    assert.equal(await tables(t.sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_received']);
+    assert.is(Number((await t.sql`select count(*) as n from __outbox_migrations`)[0]!.n), 2);
+    const indexes = (await t.sql`select indexname from pg_indexes where tablename = 'outbox_published' order by 1`).map((r) => r.indexname);
+    assert.equal(indexes, ['outbox_published_pending_seq_idx', 'outbox_published_pkey', 'outbox_published_sent_at_idx']);
+    assert.is((await t.sql`select count(*) as n from pg_trigger where tgname = 'outbox_published_notify'`)[0]!.n, '1');
+  } finally {
+    await t.drop();
+  }
+});
+
+test('migrate on PGlite (in memory), twice; the helpers work in a PGlite transaction and roll back with it', async () => {
+  const client = new PGlite();
+  try {
+    const db = drizzle({ client }) as unknown as OutboxDb;
+    await migrate(db);
+    await migrate(db);
+    const sql = (q: TemplateStringsArray) => client.query(q.join(''));
+    assert.equal(await tables(sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_received']);
+    assert.is(rowsOf(await client.query('select count(*)::int as n from __outbox_migrations'))[0]!.n, 2);
+    await client.exec(schemaSql);
+    await db.transaction((tx) => insertOrderWithOutbox(tx, { total: '5.00' }));
+    await db
+      .transaction(async (tx) => {
+        await insertOrderWithOutbox(tx, { total: '6.00' });
+        throw new Error('undo');
+      })
+      .catch(() => {});
+    const outbox = rowsOf(await client.query('select destination, body from outbox_published order by seq'));
+    assert.equal(outbox.map((r) => r.destination), ['/topic/orders', '/topic/orders-slim.v1', '/topic/orders-billing']);
+    assert.equal(outbox[2]!.body, { orderId: 1, cents: 500 });
+  } finally {
+    await client.close();
+  }
+});
+
+test('custom table names: generate + migrate (twice) + the helpers write to the renamed table; its trigger notifies its channel', async () => {
+  const t = await createTestDatabase({ migrate: false });
+  try {
+    const configFile = join(WORK, 'custom.config.ts');
+    const fixture = JSON.stringify(join(ROOT, 'test/fixtures/capture/schema.ts'));
+    const index = JSON.stringify(join(ROOT, 'src/index.ts'));
+    writeFileSync(
+      configFile,
+      `import { defineConfig } from ${index};\nimport { orders } from ${fixture};\n` +
+        `export default defineConfig({ out: './custom-out', tables: { published: 'shop_events', received: 'shop_inbox', maintenance: 'shop_maint' },\n` +
+        `  models: { order: { table: orders, publish: [{ destination: '/topic/orders', fields: ['total'] }] } } });\n`,
+    );
+    for (const run of [1, 2]) {
+      const r = cli(['migrate', '--config', configFile], { DATABASE_URL: t.url });
+      assert.is(r.status, 0, `run ${run}: ${r.stderr}`);
+    }
+    assert.equal(await tables(t.sql), ['__shop_events_migrations', 'shop_events', 'shop_inbox', 'shop_maint']);
+
+    const { default: config } = await import(configFile);
+    const { files } = generate({ configPath: configFile, config, runtimeImport: JSON.parse(index).replace(/\.ts$/, '.js') });
+    await writeGenerated(files);
+    const helpers = await import(join(WORK, 'custom-out/index.ts'));
+    await t.sql.unsafe(schemaSql);
+    const { woken } = await listening(t, 'shop_events');
+    await t.db.transaction((tx) => helpers.insertOrderWithOutbox(tx, { total: '9.99' }));
+    assert.is(await woken, 'notified');
+    const rows = await t.sql`select destination, body from shop_events`;
+    assert.equal(rows.map((r) => [r.destination, r.body]), [['/topic/orders', { id: 1, total: '9.99' }]]);
+  } finally {
+    await t.drop();
+  }
+});
+
+test('own migrations: the generated schema (as drizzle-kit creates it) plus outbox-trigger.sql, applied twice, wake a listener', async () => {
+  const t = await createTestDatabase({ migrate: false });
+  try {
+    const golden = join(ROOT, 'test/fixtures/capture/golden');
+    // drizzle/0000_init.sql is what drizzle-kit generates from schema.ts (generate.test.ts checks that).
+    await t.sql.unsafe(readFileSync(join(ROOT, 'drizzle/0000_init.sql'), 'utf8').replaceAll('--> statement-breakpoint', ''));
+    const trigger = readFileSync(join(golden, 'outbox-trigger.sql'), 'utf8').replaceAll('--> statement-breakpoint', '');
+    await t.sql.unsafe(trigger);
+    await t.sql.unsafe(trigger);
+    await t.sql.unsafe(schemaSql);
+    const { woken } = await listening(t, 'outbox_published');
+    await t.db.transaction((tx) => insertOrderWithOutbox(tx, { total: '1.00' }));
+    assert.is(await woken, 'notified');
+  } finally {
+    await t.drop();
+  }
+});
+
+test.run();
