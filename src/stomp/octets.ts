@@ -9,7 +9,7 @@ export const UPPER_A = 0x41;
 export const UPPER_Z = 0x5a;
 
 /** One EOL: what a heart-beat is on the wire. */
-export const HEARTBEAT = Buffer.from([LF]);
+export const HEARTBEAT = '\n';
 
 /** Frames whose headers are never escaped, for compatibility with STOMP 1.0 (spec, "Value Encoding"). */
 export const isUnescapedCommand = (command: string): boolean => command === 'CONNECT' || command === 'CONNECTED' || command === 'STOMP';

@@ -16,7 +16,7 @@
  */
 import { OutboxError } from '../errors.js';
 import { unescapeHeader } from './escape.js';
-import { COLON, CR, LF, NUL, UPPER_A, UPPER_Z, isUnescapedCommand } from './octets.js';
+import { CR, LF, NUL, UPPER_A, UPPER_Z, isUnescapedCommand } from './octets.js';
 import type { Frame } from './types.js';
 
 export interface ParserLimits {
@@ -114,20 +114,20 @@ export function createParser(options: ParserOptions): Parser {
   }
 
   /** A complete header line (without its EOL). Returns false when it failed. */
-  function headerLine(line: Buffer): boolean {
+  function headerLine(line: string): boolean {
     if (line.length === 0) return endOfHeaders();
     if (++headerCount > maxHeaders) {
       fail('E_FRAME_TOO_LARGE', `${command} frame has more than ${maxHeaders} headers`);
       return false;
     }
-    const colon = line.indexOf(COLON);
+    // ':' is ASCII and never part of a multi-byte UTF-8 sequence: splitting the decoded text is exact.
+    const colon = line.indexOf(':');
     if (colon < 0) {
       fail('E_PROTOCOL', `${command} frame has a header line without a colon`);
       return false;
     }
-    // Split on the octet: ':' is ASCII, so each side is whole UTF-8.
-    let name: string | undefined = line.toString('utf8', 0, colon);
-    let value: string | undefined = line.toString('utf8', colon + 1);
+    let name: string | undefined = line.slice(0, colon);
+    let value: string | undefined = line.slice(colon + 1);
     if (!isUnescapedCommand(command)) {
       name = unescapeHeader(name);
       value = unescapeHeader(value);
@@ -192,17 +192,16 @@ export function createParser(options: ParserOptions): Parser {
           onHeartbeat?.();
           break;
         case State.Command: {
+          // Checked byte by byte, so garbage is refused at its first byte rather than at the line limit.
+          const start = i;
           for (; i < n; i++) {
             const b = chunk[i]!;
-            if (b >= UPPER_A && b <= UPPER_Z) {
-              if (command.length >= maxHeaderLine) return fail('E_FRAME_TOO_LARGE', `command line longer than ${maxHeaderLine} bytes`);
-              command += String.fromCharCode(b);
-            } else if (b === LF || b === CR) {
-              break;
-            } else {
-              return fail('E_PROTOCOL', `invalid byte 0x${b.toString(16).padStart(2, '0')} in a command`);
-            }
+            if (b >= UPPER_A && b <= UPPER_Z) continue;
+            if (b === LF || b === CR) break;
+            return fail('E_PROTOCOL', `invalid byte 0x${b.toString(16).padStart(2, '0')} in a command`);
           }
+          if (i > start) command += chunk.toString('latin1', start, i);
+          if (command.length > maxHeaderLine) return fail('E_FRAME_TOO_LARGE', `command line longer than ${maxHeaderLine} bytes`);
           if (i === n) break;
           const b = chunk[i++];
           frameBytes += command.length + 1;
@@ -234,13 +233,23 @@ export function createParser(options: ParserOptions): Parser {
             break;
           }
           frameBytes++;
-          let line = lineParts.length === 0 ? chunk.subarray(i, eol) : Buffer.concat([...lineParts, chunk.subarray(i, eol)]);
-          lineParts = [];
+          // The line without its EOL (LF or CR LF), decoded once it is whole.
+          let text: string;
+          let bytes: number;
+          if (lineParts.length === 0) {
+            const end = eol > i && chunk[eol - 1] === CR ? eol - 1 : eol;
+            bytes = end - i;
+            text = bytes === 0 ? '' : chunk.toString('utf8', i, end);
+          } else {
+            const line = Buffer.concat([...lineParts, chunk.subarray(i, eol)]);
+            bytes = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
+            text = line.toString('utf8', 0, bytes);
+            lineParts = [];
+          }
           lineBytes = 0;
           i = eol + 1;
-          if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
-          if (line.length > maxHeaderLine) return fail('E_FRAME_TOO_LARGE', `header line longer than ${maxHeaderLine} bytes`);
-          headerLine(line);
+          if (bytes > maxHeaderLine) return fail('E_FRAME_TOO_LARGE', `header line longer than ${maxHeaderLine} bytes`);
+          headerLine(text);
           break;
         }
         case State.FixedBody: {
@@ -271,7 +280,7 @@ export function createParser(options: ParserOptions): Parser {
             break;
           }
           i = nul + 1;
-          const frameBody = bodyParts.length === 1 ? bodyParts[0]! : Buffer.concat(bodyParts, bodyBytes);
+          const frameBody = bodyParts.length === 0 ? EMPTY : bodyParts.length === 1 ? bodyParts[0]! : Buffer.concat(bodyParts, bodyBytes);
           emit(frameBody);
           break;
         }

@@ -11,16 +11,22 @@ interface Waiter {
   resolve: () => void;
   reject: (error: OutboxError) => void;
   deadline: number;
-  what: string;
+  /** For the timeout message: `SEND` and `/queue/x`, joined only if it is ever needed. */
+  command: string;
+  target: string;
   /** Called once when it settles either way (frees a slot of the send window). */
   release: (() => void) | undefined;
 }
 
 export interface Receipts {
   /** Registers a receipt; returns its id and a promise settled by the RECEIPT, a timeout, or failAll. */
-  expect(what: string, release?: () => void): { id: string; done: Promise<void> };
+  expect(command: string, target?: string): { id: string; done: Promise<void> };
+  /** The same with the caller's own resolve/reject (no extra promise on the hot path); returns the id. */
+  register(command: string, target: string, resolve: () => void, reject: (error: OutboxError) => void, release?: () => void): string;
   /** A RECEIPT frame arrived; false if nobody waits for that id (late, after a timeout). */
   settle(id: string): boolean;
+  /** Forgets a receipt without settling it (the frame was never written); frees its slot. */
+  cancel(id: string): void;
   failAll(error: OutboxError): void;
   readonly size: number;
 }
@@ -44,22 +50,28 @@ export function createReceipts(timeoutMs: number): Receipts {
       if (w.deadline > now) break;
       waiting.delete(id);
       w.release?.();
-      w.reject(new OutboxError('E_RECEIPT_TIMEOUT', `no RECEIPT for ${w.what} within ${timeoutMs / 1000} s`));
+      const what = w.target ? `${w.command} to ${w.target}` : w.command;
+      w.reject(new OutboxError('E_RECEIPT_TIMEOUT', `no RECEIPT for ${what} within ${timeoutMs / 1000} s`));
     }
     arm();
   }
 
+  function register(command: string, target: string, resolve: () => void, reject: (error: OutboxError) => void, release?: () => void): string {
+    const id = 'r' + (++counter).toString(36);
+    waiting.set(id, { resolve, reject, deadline: Date.now() + timeoutMs, command, target, release });
+    arm();
+    return id;
+  }
+
   return {
-    expect(what, release) {
-      const id = 'r' + (++counter).toString(36);
-      let waiter!: Waiter;
+    expect(command, target = '') {
+      let id!: string;
       const done = new Promise<void>((resolve, reject) => {
-        waiter = { resolve, reject, deadline: Date.now() + timeoutMs, what, release };
+        id = register(command, target, resolve, reject);
       });
-      waiting.set(id, waiter);
-      arm();
       return { id, done };
     },
+    register,
     settle(id) {
       const w = waiting.get(id);
       if (!w) return false;
@@ -71,6 +83,12 @@ export function createReceipts(timeoutMs: number): Receipts {
         timer = undefined;
       }
       return true;
+    },
+    cancel(id) {
+      const w = waiting.get(id);
+      if (!w) return;
+      waiting.delete(id);
+      w.release?.();
     },
     failAll(error) {
       if (timer) clearTimeout(timer);

@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger.js';
 import { HEARTBEAT } from './octets.js';
 import { createParser } from './parser.js';
 import { createReceipts } from './receipts.js';
-import { serializeFrame } from './serializer.js';
+import { encodeFrame } from './serializer.js';
 import { negotiateHeartbeat, startHeartbeat, type HeartbeatMonitor, type HeartbeatPeriods } from './heartbeat.js';
 import { createWindow } from './window.js';
 import { createWriter } from './writer.js';
@@ -47,7 +47,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
   let subscriptionCounter = 0;
 
   const receipts = createReceipts(broker.receiptTimeout * 1000);
-  const window = createWindow(ctx.window);
+  const window = createWindow<PendingSend>(ctx.window, (p) => sendWithSlot(p), (p, error) => p.reject(error));
   const writer = createWriter(socket, () => heartbeat?.wrote());
   const subscriptions = new Map<string, { destination: string; onMessage: (m: StompMessage) => unknown }>();
   // Messages this connection delivered: an ack id means nothing on another connection.
@@ -110,9 +110,9 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
 
   /** Serializes and queues one frame; throws E_INVALID_FRAME for what cannot be encoded. */
   function writeFrame(command: string, headers: Record<string, string>, body?: string | Buffer, shown = headers): void {
-    const bytes = serializeFrame(command, headers, body);
+    const frame = encodeFrame(command, headers, body);
     observe('out', command, shown);
-    writer.write(bytes);
+    writer.write(frame);
   }
 
   function onFrame(frame: Frame): void {
@@ -214,19 +214,25 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
   const closedError = (): OutboxError =>
     closeReason ?? new OutboxError('E_CONNECTION_CLOSED', phase === 'disconnecting' ? `the connection to ${address} is closing` : `the connection to ${address} is closed`);
 
-  function sendNow(destination: string, body: string | Buffer, extra: Record<string, string> | undefined): Promise<void> {
+  /** Writes one SEND holding a window slot; its receipt settles the caller's promise. */
+  function sendWithSlot(p: PendingSend): void {
     if (phase === 'closed') {
       window.release();
-      return Promise.reject(closedError());
+      p.reject(closedError());
+      return;
     }
-    const { id, done } = receipts.expect(`SEND to ${destination}`, window.release);
+    let frame: string | Buffer;
+    const id = receipts.register('SEND', p.destination, p.resolve, p.reject, window.release);
+    const headers = sendHeaders(p.destination, p.headers, id);
     try {
-      writeFrame('SEND', sendHeaders(destination, extra, id), body);
+      frame = encodeFrame('SEND', headers, p.body);
     } catch (error) {
-      receipts.settle(id);
-      return Promise.reject(error);
+      receipts.cancel(id); // frees the slot; the caller gets the encoding error instead
+      p.reject(error);
+      return;
     }
-    return done;
+    observe('out', 'SEND', headers);
+    writer.write(frame);
   }
 
   const session: StompSession & { readonly heartbeat: HeartbeatPeriods } = {
@@ -254,8 +260,11 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
         }
         return writer.written();
       }
-      if (window.tryAcquire()) return sendNow(destination, body, options?.headers);
-      return window.acquire().then(() => sendNow(destination, body, options?.headers));
+      return new Promise<void>((resolve, reject) => {
+        const p: PendingSend = { destination, body, headers: options?.headers, resolve, reject };
+        if (window.tryAcquire()) sendWithSlot(p);
+        else window.enqueue(p);
+      });
     },
 
     subscribe(destination, headers, onMessage, id) {
@@ -265,7 +274,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
       const frameHeaders: Record<string, string> = { destination, id: subId };
       for (const name in headers) if (name !== 'destination' && name !== 'id' && name !== 'receipt') frameHeaders[name] = headers[name]!;
       // A receipt tells the caller when the broker has set the subscription up (queue declared, bound).
-      const confirmed = receipts.expect(`SUBSCRIBE to ${destination}`);
+      const confirmed = receipts.expect('SUBSCRIBE', destination);
       frameHeaders.receipt = confirmed.id;
       writeFrame('SUBSCRIBE', frameHeaders);
       subscriptions.set(subId, { destination, onMessage });
@@ -278,7 +287,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
         unsubscribe() {
           unsubscribing ??= (async () => {
             if (!subscriptions.delete(subId) || phase !== 'open') return;
-            const r = receipts.expect(`UNSUBSCRIBE ${subId}`);
+            const r = receipts.expect('UNSUBSCRIBE', subId);
             writeFrame('UNSUBSCRIBE', { id: subId, receipt: r.id });
             await r.done;
           })();
@@ -361,6 +370,15 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
   }
 
   return { ready, abort: (reason) => close(reason) };
+}
+
+/** A SEND waiting for (or holding) a window slot. */
+interface PendingSend {
+  destination: string;
+  body: string | Buffer;
+  headers: Record<string, string> | undefined;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 /** SEND headers: destination first, the caller's headers, then our receipt (a caller's receipt would confuse the registry). */

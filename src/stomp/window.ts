@@ -1,48 +1,70 @@
 /**
- * The bounded in-flight window of SENDs awaiting receipts. Callers beyond it queue in order; a freed
- * slot is handed straight to the oldest waiter, so sends leave in the order they were called.
+ * The bounded in-flight window of SENDs awaiting receipts. Sends beyond it queue in call order; a freed
+ * slot is handed straight to the oldest queued send, which `run` writes synchronously (inside the
+ * RECEIPT's data event), so sends leave in the order they were called and refills coalesce into one write.
  */
 import type { OutboxError } from '../errors.js';
 
-export interface SendWindow {
+export interface SendWindow<T> {
   /** Takes a slot now if one is free and nobody is queued. */
   tryAcquire(): boolean;
-  /** Waits for a slot (in call order); rejects if the connection fails first. */
-  acquire(): Promise<void>;
-  /** Frees a slot (or hands it to the oldest waiter). */
+  /** Queues an item until a slot frees up; `run(item)` is then called with the slot taken. */
+  enqueue(item: T): void;
+  /** Frees a slot, or hands it to the oldest queued item. */
   release(): void;
+  /** Calls `fail(item, error)` for every queued item (the connection ended). */
   failAll(error: OutboxError): void;
   /** Slots in use. */
   readonly used: number;
-  /** Callers queued for a slot. */
+  /** Items queued for a slot. */
   readonly waiting: number;
 }
 
-export function createWindow(size: number): SendWindow {
+export function createWindow<T>(size: number, run: (item: T) => void, fail: (item: T, error: OutboxError) => void): SendWindow<T> {
   let used = 0;
-  const waiters: Array<{ resolve: () => void; reject: (e: OutboxError) => void }> = [];
+  // A FIFO with a moving head: Array#shift is O(n) on the long queues a burst builds.
+  let queue: Array<T | undefined> = [];
+  let head = 0;
+
+  function next(): T | undefined {
+    if (head === queue.length) return undefined;
+    const item = queue[head];
+    queue[head++] = undefined;
+    if (head === queue.length) {
+      queue = [];
+      head = 0;
+    } else if (head >= 1024 && head * 2 >= queue.length) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+    return item;
+  }
+
   return {
     tryAcquire() {
-      if (used >= size || waiters.length > 0) return false;
+      if (used >= size || head < queue.length) return false;
       used++;
       return true;
     },
-    acquire() {
-      return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+    enqueue(item) {
+      queue.push(item);
     },
     release() {
-      const next = waiters.shift();
-      if (next) next.resolve();
+      const item = next();
+      if (item !== undefined) run(item);
       else used--;
     },
     failAll(error) {
-      for (const w of waiters.splice(0)) w.reject(error);
+      const waiting = queue.slice(head) as T[];
+      queue = [];
+      head = 0;
+      for (const item of waiting) fail(item, error);
     },
     get used() {
       return used;
     },
     get waiting() {
-      return waiters.length;
+      return queue.length - head;
     },
   };
 }

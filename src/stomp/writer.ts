@@ -8,7 +8,8 @@ import type { Socket } from 'node:net';
 import type { OutboxError } from '../errors.js';
 
 export interface Writer {
-  write(frame: Buffer): void;
+  /** Queues an encoded frame: text frames are joined and encoded once, with their neighbours. */
+  write(frame: string | Buffer): void;
   /**
    * Resolves once everything written so far has been handed to the socket and the socket takes more
    * (after 'drain' if it was full); rejects if the connection closes first.
@@ -27,7 +28,8 @@ interface Waiter {
 const FLUSH_AT_BYTES = 1024 * 1024;
 
 export function createWriter(socket: Socket, onWrite?: () => void): Writer {
-  let queue: Buffer[] = [];
+  // Consecutive text frames are joined into one string; Buffers (binary bodies) stay apart.
+  let queue: Array<string | Buffer> = [];
   let queued = 0;
   let scheduled = false;
   let blocked = false;
@@ -39,7 +41,7 @@ export function createWriter(socket: Socket, onWrite?: () => void): Writer {
   function flush(): void {
     scheduled = false;
     if (blocked || closed || queue.length === 0) return;
-    const data = queue.length === 1 ? queue[0]! : Buffer.concat(queue, queued);
+    const data = queue.length === 1 ? queue[0]! : Buffer.concat(queue.map(toBuffer));
     const waiters = queueWaiters;
     queue = [];
     queued = 0;
@@ -65,7 +67,10 @@ export function createWriter(socket: Socket, onWrite?: () => void): Writer {
   return {
     write(frame) {
       if (closed) return;
-      queue.push(frame);
+      const last = queue.length - 1;
+      if (typeof frame === 'string' && last >= 0 && typeof queue[last] === 'string') queue[last] += frame;
+      else queue.push(frame);
+      // Characters, not bytes, for text: close enough for a flush threshold.
       queued += frame.length;
       if (blocked) return;
       if (queued >= FLUSH_AT_BYTES) flush();
@@ -94,3 +99,5 @@ export function createWriter(socket: Socket, onWrite?: () => void): Writer {
     },
   };
 }
+
+const toBuffer = (item: string | Buffer): Buffer => (typeof item === 'string' ? Buffer.from(item, 'utf8') : item);

@@ -32,7 +32,7 @@ test.before(async () => {
   fake = await startFakeStompServer(
     async (peer) => {
       const cert = (peer.socket as TLSSocket).getPeerCertificate();
-      clientNames.push(cert?.subject?.CN ?? '');
+      clientNames.push(String(cert?.subject?.CN ?? ''));
       await peer.expect('CONNECT');
       peer.connected();
     },
