@@ -69,7 +69,8 @@ export function createRetention(options: RetentionOptions): Retention {
       await new Promise((r) => setTimeout(r, 10));
     }
     const what = target === 'published' ? 'sent outbox rows' : 'inbox rows';
-    logger.info(`retention: deleted ${deleted.toLocaleString('en-US')} ${what} older than ${retention.days} days from ${table}`);
+    // A run that found nothing is not news; one that deleted rows is.
+    (deleted > 0 ? logger.info : logger.debug).call(logger, `retention: deleted ${deleted.toLocaleString('en-US')} ${what} older than ${retention.days} days from ${table}`);
     return deleted;
   }
 
