@@ -53,11 +53,23 @@ try {
   rabbitmqctl('purge_queue', queue);
   const raw: number[] = [];
   const client: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
+  const runRaw = async (): Promise<void> => {
     raw.push((await rawCeiling({ destination, count: COUNT, window: WINDOW, bodySize: BODY_SIZE })).rate);
     rabbitmqctl('purge_queue', queue);
+  };
+  const runClient = async (): Promise<void> => {
     client.push(await clientRun());
     rabbitmqctl('purge_queue', queue);
+  };
+  // Which goes first alternates too, so neither always inherits the other's after-effects.
+  for (let round = 0; round < ROUNDS; round++) {
+    if (round % 2 === 0) {
+      await runRaw();
+      await runClient();
+    } else {
+      await runClient();
+      await runRaw();
+    }
   }
   const rawMedian = median(raw);
   const clientMedian = median(client);

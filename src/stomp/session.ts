@@ -73,6 +73,8 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
   const onData = (chunk: Buffer): void => {
     heartbeat?.read();
     parser.push(chunk);
+    // RECEIPTs in this chunk handed their window slots to queued sends: write those now, in one go.
+    writer.flush();
   };
   const onSocketError = (error: Error): void => {
     const code = phase === 'connecting' ? 'E_CONNECT' : 'E_CONNECTION_CLOSED';

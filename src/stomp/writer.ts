@@ -15,6 +15,8 @@ export interface Writer {
    * (after 'drain' if it was full); rejects if the connection closes first.
    */
   written(): Promise<void>;
+  /** Writes what is queued now (the end of a data event: refills go out as the raw loop's would). */
+  flush(): void;
   /** Drops what is queued and fails every waiter with `error`. */
   close(error: OutboxError): void;
 }
@@ -86,6 +88,9 @@ export function createWriter(socket: Socket, onWrite?: () => void): Writer {
       return new Promise<void>((resolve, reject) => {
         (queue.length > 0 ? queueWaiters : drainWaiters).push({ resolve, reject });
       });
+    },
+    flush() {
+      if (queue.length > 0) flush();
     },
     close(error) {
       closed = true;
