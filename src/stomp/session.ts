@@ -13,9 +13,10 @@ import { createParser } from './parser.js';
 import { createReceipts } from './receipts.js';
 import { encodeFrame } from './serializer.js';
 import { negotiateHeartbeat, startHeartbeat, type HeartbeatMonitor, type HeartbeatPeriods } from './heartbeat.js';
+import { createSubscriptions } from './subscriptions.js';
 import { createWindow } from './window.js';
 import { createWriter } from './writer.js';
-import type { Frame, SendOptions, StompMessage, StompSession, Subscription } from './types.js';
+import type { Frame, SendOptions, StompSession } from './types.js';
 
 export interface SessionContext {
   broker: ResolvedBroker;
@@ -44,14 +45,11 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
   let heartbeat: HeartbeatMonitor | undefined;
   let closeReason: OutboxError | undefined;
   let disconnecting: Promise<void> | undefined;
-  let subscriptionCounter = 0;
 
   const receipts = createReceipts(broker.receiptTimeout * 1000);
   const window = createWindow<PendingSend>(ctx.window, (p) => sendWithSlot(p), (p, error) => p.reject(error));
   const writer = createWriter(socket, () => heartbeat?.wrote());
-  const subscriptions = new Map<string, { destination: string; onMessage: (m: StompMessage) => unknown }>();
-  // Messages this connection delivered: an ack id means nothing on another connection.
-  const delivered = new WeakSet<StompMessage>();
+  const subscriptions = createSubscriptions({ logger, receipts, writeFrame: (c, h) => writeFrame(c, h), isOpen: () => phase === 'open' });
 
   let resolveClosed!: (reason: OutboxError | undefined) => void;
   const closed = new Promise<OutboxError | undefined>((r) => (resolveClosed = r));
@@ -125,7 +123,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
         return;
       case 'MESSAGE':
         if (phase === 'connecting') return protocolError('MESSAGE before CONNECTED');
-        return deliver(frame);
+        return subscriptions.deliver(frame);
       case 'ERROR':
         return brokerError(frame);
       case 'CONNECTED':
@@ -166,27 +164,6 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     const text = `${address} sent ERROR: ${summary}${detail ? ` — ${detail.replace(/\s+/g, ' ')}` : ''}`;
     if (phase !== 'connecting') logger.error(text);
     close(new OutboxError('E_BROKER_ERROR', text));
-  }
-
-  function deliver(frame: Frame): void {
-    const id = frame.headers.subscription ?? '';
-    const sub = subscriptions.get(id);
-    if (!sub) {
-      logger.debug(`MESSAGE for unknown subscription "${id}" dropped`);
-      return;
-    }
-    const message = frame as StompMessage;
-    message.subscription = id;
-    message.ackId = frame.headers.ack ?? frame.headers['message-id'] ?? '';
-    delivered.add(message);
-    try {
-      const result = sub.onMessage(message);
-      if (result && typeof (result as Promise<unknown>).then === 'function') {
-        (result as Promise<unknown>).then(undefined, (error) => logger.error(`message handler for ${sub.destination} failed: ${String(error)}`));
-      }
-    } catch (error) {
-      logger.error(`message handler for ${sub.destination} threw: ${(error as Error)?.message ?? String(error)}`);
-    }
   }
 
   function close(reason: OutboxError | undefined): void {
@@ -271,39 +248,14 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
 
     subscribe(destination, headers, onMessage, id) {
       if (phase !== 'open') throw closedError();
-      const subId = id ?? headers.id ?? `s${++subscriptionCounter}`;
-      if (subscriptions.has(subId)) throw new OutboxError('E_INVALID_FRAME', `subscription id "${subId}" is already in use`);
-      const frameHeaders: Record<string, string> = { destination, id: subId };
-      for (const name in headers) if (name !== 'destination' && name !== 'id' && name !== 'receipt') frameHeaders[name] = headers[name]!;
-      // A receipt tells the caller when the broker has set the subscription up (queue declared, bound).
-      const confirmed = receipts.expect('SUBSCRIBE', destination);
-      frameHeaders.receipt = confirmed.id;
-      writeFrame('SUBSCRIBE', frameHeaders);
-      subscriptions.set(subId, { destination, onMessage });
-      confirmed.done.catch(noop);
-      let unsubscribing: Promise<void> | undefined;
-      const subscription: Subscription = {
-        id: subId,
-        destination,
-        ready: confirmed.done,
-        unsubscribe() {
-          unsubscribing ??= (async () => {
-            if (!subscriptions.delete(subId) || phase !== 'open') return;
-            const r = receipts.expect('UNSUBSCRIBE', subId);
-            writeFrame('UNSUBSCRIBE', { id: subId, receipt: r.id });
-            await r.done;
-          })();
-          return unsubscribing;
-        },
-      };
-      return subscription;
+      return subscriptions.subscribe(destination, headers, onMessage, id);
     },
 
     ack(message) {
-      acknowledge('ACK', message, undefined);
+      subscriptions.acknowledge('ACK', message, undefined);
     },
     nack(message, headers) {
-      acknowledge('NACK', message, headers);
+      subscriptions.acknowledge('NACK', message, headers);
     },
 
     disconnect(timeoutSeconds = broker.receiptTimeout) {
@@ -315,18 +267,6 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
       close(reason ?? new OutboxError('E_CONNECTION_CLOSED', `the connection to ${address} was destroyed`));
     },
   };
-
-  function acknowledge(command: 'ACK' | 'NACK', message: StompMessage, headers: Record<string, string> | undefined): void {
-    if (phase === 'closed') {
-      logger.debug(`${command} of a message after its connection closed: the broker will redeliver it`);
-      return;
-    }
-    if (!delivered.has(message)) {
-      logger.warn(`${command} of a message another connection delivered: ignored (the broker will redeliver it)`);
-      return;
-    }
-    writeFrame(command, { ...headers, id: message.ackId });
-  }
 
   /** Waits (bounded) for pending receipts, then DISCONNECT with a receipt, then closes. */
   async function gracefulClose(timeoutSeconds: number): Promise<void> {
@@ -342,12 +282,9 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     });
     try {
       // Sends already queued for the window still go out: they were accepted before disconnect().
-      while ((phase as Phase) !== 'closed' && (window.used > 0 || window.waiting > 0)) {
-        const settled = Promise.race([receiptsIdle(), deadline]);
-        if ((await settled) === 'timeout') {
-          close(new OutboxError('E_RECEIPT_TIMEOUT', `disconnect gave up after ${timeoutSeconds} s with ${window.used} receipts pending`));
-          return;
-        }
+      if ((await Promise.race([window.idle(), deadline])) === 'timeout') {
+        close(new OutboxError('E_RECEIPT_TIMEOUT', `disconnect gave up after ${timeoutSeconds} s with ${window.used} receipts pending`));
+        return;
       }
       if ((phase as Phase) === 'closed') return;
       const r = receipts.expect('DISCONNECT');
@@ -358,17 +295,6 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /** Resolves on the next settle of any receipt or on close; cheap enough for the rare disconnect. */
-  function receiptsIdle(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (phase === 'closed' || (window.used === 0 && window.waiting === 0)) resolve();
-        else setTimeout(check, 5).unref();
-      };
-      check();
-    });
   }
 
   return { ready, abort: (reason) => close(reason) };

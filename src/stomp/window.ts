@@ -12,6 +12,8 @@ export interface SendWindow<T> {
   enqueue(item: T): void;
   /** Frees a slot, or hands it to the oldest queued item. */
   release(): void;
+  /** Resolves once no slot is used and nothing is queued (now, or when the last receipt settles). */
+  idle(): Promise<void>;
   /** Calls `fail(item, error)` for every queued item (the connection ended). */
   failAll(error: OutboxError): void;
   /** Slots in use. */
@@ -25,6 +27,7 @@ export function createWindow<T>(size: number, run: (item: T) => void, fail: (ite
   // A FIFO with a moving head: Array#shift is O(n) on the long queues a burst builds.
   let queue: Array<T | undefined> = [];
   let head = 0;
+  let idleWaiters: Array<() => void> = [];
 
   function next(): T | undefined {
     if (head === queue.length) return undefined;
@@ -51,8 +54,17 @@ export function createWindow<T>(size: number, run: (item: T) => void, fail: (ite
     },
     release() {
       const item = next();
-      if (item !== undefined) run(item);
-      else used--;
+      if (item !== undefined) return run(item);
+      used--;
+      if (used === 0 && idleWaiters.length > 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    },
+    idle() {
+      if (used === 0 && head === queue.length) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
     failAll(error) {
       const waiting = queue.slice(head) as T[];
