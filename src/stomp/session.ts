@@ -49,7 +49,13 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
   const receipts = createReceipts(broker.receiptTimeout * 1000);
   const window = createWindow<PendingSend>(ctx.window, (p) => sendWithSlot(p), (p, error) => p.reject(error));
   const writer = createWriter(socket, () => heartbeat?.wrote());
-  const subscriptions = createSubscriptions({ logger, receipts, writeFrame: (c, h) => writeFrame(c, h), isOpen: () => phase === 'open' });
+  // ACK/NACK still go out while disconnecting: handlers finishing during the drain settle their messages.
+  const subscriptions = createSubscriptions({
+    logger,
+    receipts,
+    writeFrame: (c, h) => writeFrame(c, h),
+    isOpen: () => phase === 'open' || phase === 'disconnecting',
+  });
 
   let resolveClosed!: (reason: OutboxError | undefined) => void;
   const closed = new Promise<OutboxError | undefined>((r) => (resolveClosed = r));

@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { silentLogger } from '../../src/log/logger.js';
@@ -30,6 +30,7 @@ const headers = {
 
 test('python3-stomp is installed where the tests expect it', () => {
   assert.ok(existsSync(PYTHON), `${PYTHON} is missing: apt-get install python3-stomp`);
+  execFileSync(PYTHON, ['-c', 'import stomp'], { stdio: 'ignore' }); // throws: run scripts/services.sh
 });
 
 test('stomp.py sends, we receive the headers and the binary body intact', async () => {

@@ -53,6 +53,16 @@ test('round trip: tricky headers and a binary body arrive intact, ack by the ack
   assert.is(await session.closed, undefined, 'a clean disconnect closes with no error');
 });
 
+test('broker.onFrame sees the frames going out and coming in', async () => {
+  const seen: string[] = [];
+  const broker = testBroker({ onFrame: (direction, command, headers) => void seen.push(`${direction} ${command}${headers.receipt ? ' receipt' : ''}${headers['receipt-id'] ? ' receipt-id' : ''}`) });
+  const session = await connect({ broker, logger });
+  const name = queue('stomp-onframe');
+  await session.send(`/queue/${name}`, 'observed');
+  await session.disconnect();
+  assert.equal(seen, ['out CONNECT', 'in CONNECTED', 'out SEND receipt', 'in RECEIPT receipt-id', 'out DISCONNECT receipt', 'in RECEIPT receipt-id']);
+});
+
 test('a pipelined burst of 10,000 persistent sends is confirmed, in order, with a bounded window', async () => {
   const session = await connect({ broker: testBroker(), logger, window: 500 });
   try {
