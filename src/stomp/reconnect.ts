@@ -20,6 +20,10 @@ export interface RetryOptions extends ConnectOptions {
   onAttempt?: (info: { attempt: number; error: OutboxError; delay: number }) => void;
 }
 
+/**
+ * Resolves with the first session any host accepts; rejects only with `E_ABORTED` (the signal) or `E_CONFIG`
+ * (settings that cannot be sent, no hosts). Every other failure is logged and retried after the backoff.
+ */
 export async function connectWithRetry(options: RetryOptions): Promise<ConnectedSession> {
   const logger = options.logger ?? defaultLogger('stomp');
   const { signal, broker } = options;
@@ -32,6 +36,8 @@ export async function connectWithRetry(options: RetryOptions): Promise<Connected
     } catch (e) {
       const error = e instanceof OutboxError ? e : new OutboxError('E_CONNECT', String(e), { cause: e });
       if (error.code === 'E_ABORTED' || signal?.aborted) throw abortedError();
+      // Settings that cannot work will not start working by waiting.
+      if (error.code === 'E_CONFIG') throw error;
       const delay = backoffSeconds(attempt, broker.maxBackoff);
       // The message names hosts and the broker's words, never credentials.
       logger.warn(`broker connect attempt ${attempt + 1} failed (${error.code}: ${error.message}); retrying in ${delay.toFixed(1)} s`);

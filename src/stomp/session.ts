@@ -97,7 +97,12 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
       passcode: broker.passcode,
       'heart-beat': `${broker.heartbeat[0]},${broker.heartbeat[1]}`,
     };
-    writeFrame('CONNECT', connectHeaders, undefined, { ...connectHeaders, passcode: '***' });
+    try {
+      writeFrame('CONNECT', connectHeaders, undefined, { ...connectHeaders, passcode: '***' });
+    } catch (error) {
+      // A login, passcode or vhost with a line break cannot be sent (CONNECT headers are not escaped).
+      close(error instanceof OutboxError ? new OutboxError('E_CONFIG', `broker settings cannot be sent in CONNECT: ${error.message}`) : new OutboxError('E_CONFIG', String(error)));
+    }
   };
 
   socket.on('data', onData);

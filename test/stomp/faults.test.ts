@@ -189,6 +189,16 @@ test('an ERROR instead of CONNECTED: E_BROKER_ERROR; the passcode is never logge
   assert.is(seen[0]!.passcode, '***', 'onFrame sees CONNECT with the passcode masked');
 });
 
+test('a passcode with a line break (CONNECT cannot escape it) is an E_CONFIG, not a crash, and is not echoed', async () => {
+  const fake = await server(async (peer) => {
+    await peer.expect('CONNECT');
+    peer.connected();
+  });
+  const error = await connect({ broker: brokerFor(fake, { passcode: 'multi\nline-secret' }), logger: recordingLogger() }).then(() => undefined, (e: unknown) => e);
+  assert.is(codeOf(error), 'E_CONFIG');
+  assert.not.match((error as Error).message, /line-secret/);
+});
+
 test('message handlers that throw or reject are logged; delivery goes on', async () => {
   const fake = await server(async (peer) => {
     await peer.expect('CONNECT');
