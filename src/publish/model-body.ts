@@ -16,9 +16,9 @@ const shapes = new WeakMap<object, TableShape>();
 
 /** The columns and primary key of a Drizzle table (undefined when it is not a Drizzle Postgres table). */
 export function tableShape(table: unknown): TableShape | undefined {
-  if (!is(table, PgTable)) return undefined;
-  let shape = shapes.get(table);
+  let shape = typeof table === 'object' && table !== null ? shapes.get(table) : undefined;
   if (shape) return shape;
+  if (!is(table, PgTable)) return undefined;
   const columns = getTableColumns(table);
   const keys = Object.keys(columns);
   let primaryKey = keys.find((k) => columns[k]!.primary);

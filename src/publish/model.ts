@@ -56,7 +56,7 @@ export async function updateWithOutbox<T extends PgTable>(
 const checked = new WeakSet<object>();
 
 function prepare(tx: unknown, model: ModelConfig<any>, target: ModelTarget, verb: string): TableShape {
-  assertTransaction(tx, `${verb}${pascalCase(target.name)}WithOutbox()`);
+  assertTransaction(tx, () => `${verb}${pascalCase(target.name)}WithOutbox()`);
   // Generated code may be older than the config it imports: check each model once per process.
   if (!checked.has(model)) {
     validateModel(target.name, model);
