@@ -99,7 +99,8 @@ export function createParser(options: ParserOptions): Parser {
     headers = {};
     headerCount = 0;
     frameBytes = 0;
-    lineParts = [];
+    // Never handed out, so they can be emptied in place rather than reallocated per frame.
+    lineParts.length = 0;
     lineBytes = 0;
   }
 
@@ -108,7 +109,7 @@ export function createParser(options: ParserOptions): Parser {
     state = State.Idle;
     startFrame();
     body = EMPTY;
-    bodyParts = [];
+    bodyParts.length = 0;
     bodyBytes = 0;
     onFrame(frame);
   }
