@@ -127,6 +127,26 @@ test('drizzle-kit generate over schema.ts gives exactly the shipped migration dr
   assert.fixture(readFileSync(join(out, '0000_init.sql'), 'utf8'), readFileSync(join(ROOT, 'drizzle/0000_init.sql'), 'utf8'));
 });
 
+test('without defineConfig: what the checker can resolve is typed, the rest is unknown with a warning', async () => {
+  mkdirSync(WORK, { recursive: true });
+  const file = join(WORK, 'plain.config.ts');
+  writeFileSync(
+    file,
+    `import { orders } from '${relative(WORK, join(FIXTURE, 'schema.js'))}';\n` +
+      `export const config = { models: { order: { table: orders, publish: [\n` +
+      `  { destination: '/topic/o', fields: ['status'] },\n` +
+      `  { destination: '/topic/raw', serializer: (o: any) => o.id },\n` +
+      `] } } };\n`,
+  );
+  const { config: plain } = await import(file);
+  const { files, warnings } = generate({ configPath: file, config: plain, configExport: 'config' });
+  const index = byName(files)['index.ts']!;
+  assert.match(index, /import \{ config \} from '\.\.\/plain\.config\.js';/);
+  assert.match(index, /export type OBody = \{\n  id: number;\n  status: "new" \| "paid" \| "shipped";\n\};/);
+  assert.match(index, /export type RawBody = unknown;/);
+  assert.equal(warnings, ['models.order.publish[1]: the body type could not be resolved (is the config typed by defineConfig?); it is "unknown"']);
+});
+
 test.after(() => rmSync(WORK, { recursive: true, force: true }));
 
 test.run();
