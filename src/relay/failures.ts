@@ -4,6 +4,7 @@
  * together (`attribute`): the culprit gets a failed attempt with backoff, bystanders are released.
  */
 import type { Logger } from '../log/logger.js';
+import { describeDbError } from './db-errors.js';
 import { attribute, type FailedSend } from './attribute.js';
 import type { ClaimedRow, RelayStatements, RetryPolicy } from './sql.js';
 
@@ -36,7 +37,7 @@ export function createFailureSink(options: {
       } catch (error) {
         if (attempt >= WRITE_TRIES) {
           // The rows stay leased: they come back when the lease expires, with the claim's attempt counted.
-          logger.error(`cannot record ${what} (${(error as Error).message}); the rows will be retried after their lease`);
+          logger.error(`cannot record ${what} (${describeDbError(error)}); the rows will be retried after their lease`);
           return;
         }
         await new Promise((r) => setTimeout(r, 2 ** (attempt - 1) * 500));

@@ -6,6 +6,7 @@
  * are sent again after the lease (at-least-once), never lost.
  */
 import type { Logger } from '../log/logger.js';
+import { describeDbError } from './db-errors.js';
 
 export interface Marker {
   /** A RECEIPT arrived for this row. */
@@ -75,7 +76,7 @@ export function createMarker(options: {
         buffer = ids.concat(buffer);
         failures++;
         const seconds = Math.min(2 ** (failures - 1), 30);
-        logger.warn(`cannot mark ${ids.length} rows sent (${(error as Error).message}); retrying in ${seconds} s`);
+        logger.warn(`cannot mark ${ids.length} rows sent (${describeDbError(error)}); retrying in ${seconds} s`);
         await nap(seconds * 1000);
       } finally {
         writing = 0;

@@ -4,6 +4,7 @@
  * An idle relay says so once, then stays quiet until something happens.
  */
 import type { Logger } from '../log/logger.js';
+import { describeDbError } from './db-errors.js';
 import type { Backlog } from './sql.js';
 
 export interface Progress {
@@ -49,7 +50,9 @@ export function createProgress(options: { backlog(): Promise<Backlog>; logger: L
       try {
         backlog = await options.backlog();
       } catch (error) {
-        logger.warn(`progress: cannot read the backlog (${(error as Error).message})`);
+        // The claim loop already reports the outage; say nothing more unless something moved.
+        if (sent === 0 && failed === 0) return;
+        logger.warn(`progress: cannot read the backlog (${describeDbError(error)})`);
       }
       const idle = sent === 0 && failed === 0 && backlog?.pending === 0;
       if (idle && wasIdle) return;

@@ -8,6 +8,7 @@ import type { RetentionConfig, TableNames } from '../config/types.js';
 import type { OutboxDb } from '../db/types.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
+import { describeDbError } from '../relay/db-errors.js';
 import { createRetentionStatements, type RetentionTarget } from './sql.js';
 
 export type { RetentionTarget } from './sql.js';
@@ -81,7 +82,7 @@ export function createRetention(options: RetentionOptions): Retention {
         const deleted = await runTarget(target, signal);
         if (deleted !== undefined) report[target] = deleted;
       } catch (error) {
-        logger.warn(`retention of ${tables[target]} failed, will try again later: ${(error as Error).message}`);
+        logger.warn(`retention of ${tables[target]} failed, will try again later: ${describeDbError(error)}`);
       }
     }
     return report;

@@ -6,21 +6,24 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRelay } from '../../src/relay/relay.js';
 import { closeAllConnections, deleteQueue, rabbitmqctl, uniqueName, waitFor } from '../helpers/broker.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import postgres from 'postgres';
+import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { countByStatus, insertBacklog, insertRows, testConfig } from './rows.js';
 import { captureLogger, countIds, readQueue } from './support.js';
 
 let t: TestDatabase;
 const queue = uniqueName('relay-faults');
+const queues = [queue];
 test.before(async () => {
   t = await createTestDatabase();
 });
 test.after(async () => {
-  deleteQueue(queue);
+  for (const q of queues) deleteQueue(q);
   await t.drop();
 });
 
-const sentSoFar = async () => (await countByStatus(t.sql)).sent ?? 0;
+// Tolerates our own connection being dropped by the test below.
+const sentSoFar = async () => ((await countByStatus(t.sql).catch(() => ({}) as Record<string, number>)).sent ?? 0);
 
 test('connections closed, then the broker stopped and started: the relay reconnects and nothing is lost', async () => {
   const backlog = 30_000;
@@ -55,6 +58,33 @@ test('connections closed, then the broker stopped and started: the relay reconne
     assert.ok(logger.lines.some((l) => /lost the broker connection/.test(l.text)), 'the loss is logged');
   } finally {
     if (stopped) rabbitmqctl('start_app');
+    await relay.stop();
+    await running;
+  }
+});
+
+test("the database drops the relay's connections mid-drain: it backs off, reconnects, and nothing is lost", async () => {
+  await t.sql`truncate outbox_published`;
+  const q = uniqueName('relay-db-blink');
+  queues.push(q);
+  const backlog = 20_000;
+  await insertBacklog(t.sql, `/queue/${q}`, backlog);
+  const config = testConfig(t.url, { broker: { maxBackoff: 1 } });
+  const logger = captureLogger(!!process.env.ECHO);
+  const relay = createRelay({ db: t.db, config, logger });
+  const running = relay.run();
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  try {
+    for (const atLeast of [2_000, 8_000]) {
+      await waitFor(async () => (await sentSoFar()) >= atLeast, 30_000, 10);
+      // Every session on the test database, the relay's (claims, marks, LISTEN) and ours alike.
+      await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${t.name} and pid <> pg_backend_pid()`;
+    }
+    await waitFor(async () => (await sentSoFar()) === backlog, 60_000, 100);
+    const counts = countIds(await readQueue(config, q, backlog, { timeoutMs: 60_000, settleMs: 1000 }));
+    assert.is(counts.size, backlog, 'every row arrived');
+  } finally {
+    await admin.end();
     await relay.stop();
     await running;
   }
