@@ -1,6 +1,7 @@
 /** The relay's main promise: every committed row reaches the broker, as the SPEC's wire format, and is marked sent. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { isOutboxError } from '../../src/errors.js';
 import { createRelay } from '../../src/relay/relay.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { connect } from '../../src/stomp/connect.js';
@@ -100,6 +101,18 @@ test('stop() twice returns the same promise and the relay ends cleanly', async (
   assert.is(a, b);
   await a;
   await running;
+});
+
+test('without the outbox table, run() rejects E_DATABASE saying to run outbox migrate (a setup mistake, not an outage)', async () => {
+  const bare = await createTestDatabase({ migrate: false });
+  try {
+    const relay = createRelay({ db: bare.db, config: testConfig(bare.url), logger: silentLogger });
+    const error = await relay.run().then(() => undefined, (e: unknown) => e);
+    assert.ok(isOutboxError(error, 'E_DATABASE'), String(error));
+    assert.match((error as Error).message, /outbox migrate/);
+  } finally {
+    await bare.drop();
+  }
 });
 
 test.run();
