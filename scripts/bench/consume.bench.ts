@@ -2,7 +2,9 @@
  * Consumer throughput with the inbox (each message: one transaction with a business insert and
  * `payload.save(tx)`, then ACK) at concurrency 1 and 16, beside the raw consume ceiling measured in the
  * same run on the same pre-filled queue size: a bare-socket STOMP subscriber that ACKs every message
- * (client-individual, same prefetch) and touches no database. One JSON line per figure.
+ * (client-individual, same prefetch) and touches no database. For context it also measures the database
+ * bound: the same transaction (business insert + inbox insert) with no broker, as many at once as the
+ * consumer's concurrency. One JSON line per figure.
  *
  *   npm run bench -- consume          # BENCH_CONSUME_MESSAGES=3000 by default
  */
@@ -125,10 +127,26 @@ async function inboxConsume(t: TestDatabase, queue: string, concurrency: number,
   return MESSAGES / seconds;
 }
 
+/** The handler's transaction alone, `parallel` at a time, no broker and no inbox lookups. */
+async function dbOnly(t: TestDatabase, parallel: number): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next++ < MESSAGES) {
+      const id = randomUUID();
+      await t.db.transaction(async (tx) => {
+        await tx.execute(sql`insert into bench_orders (message_id, total) values (${id}, ${'123.45'})`);
+        await tx.execute(sql`insert into outbox_received (message_id, destination, body, headers) values (${id}, '/topic/x', '{}', '{}')`);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return MESSAGES / ((performance.now() - started) / 1000);
+}
+
 const t = await createTestDatabase();
 const queues: string[] = [];
 try {
-  // The pool must allow the 16 concurrent transactions plus the consumer's own lookups.
   await t.sql`create table bench_orders (message_id text primary key, total numeric not null, at timestamptz not null default now())`;
   for (const [concurrency, prefetch] of [[1, 1], [16, 32]] as const) {
     const rawQueue = uniqueName('bench-raw');
@@ -139,7 +157,9 @@ try {
     await prefill(c, inboxQueue);
     const ceiling = await rawConsume(rawQueue, prefetch);
     const inbox = await inboxConsume(t, inboxQueue, concurrency, prefetch);
+    const database = await dbOnly(t, concurrency);
     console.log(JSON.stringify({ bench: 'consume', figure: 'raw_ceiling', prefetch, messages: MESSAGES, msg_per_s: Math.round(ceiling) }));
+    console.log(JSON.stringify({ bench: 'consume', figure: 'db_transaction_ceiling', parallel: concurrency, messages: MESSAGES, tx_per_s: Math.round(database) }));
     console.log(
       JSON.stringify({
         bench: 'consume',
@@ -150,6 +170,7 @@ try {
         msg_per_s: Math.round(inbox),
         ceiling_msg_per_s: Math.round(ceiling),
         ratio: Number((inbox / ceiling).toFixed(3)),
+        db_ratio: Number((inbox / database).toFixed(3)),
       }),
     );
   }
