@@ -99,7 +99,9 @@ test('an id already in the inbox is acked without running the handler', async ()
   });
   await publish(pub, destination, { n: 1 }, dop(known));
   await waitFor(() => consumer.stats().recorded === 1, 10_000);
-  await consumer.stop();
+  const stopping = consumer.stop();
+  assert.is(consumer.stop(), stopping, 'stop() twice returns the same promise');
+  await stopping;
   await running;
   assert.is(calls, 0);
 });
