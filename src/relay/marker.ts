@@ -32,7 +32,7 @@ export function createMarker(options: {
   onMarked?(count: number): void;
 }): Marker {
   const { markSent, logger, batchSize } = options;
-  const delayMs = options.delayMs ?? 5;
+  const delayMs = options.delayMs ?? 2;
   let buffer: string[] = [];
   let writing = 0;
   let running: Promise<void> | undefined;
