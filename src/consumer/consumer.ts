@@ -11,11 +11,12 @@ import { backoffSeconds } from '../stomp/backoff.js';
 import { connectWithRetry } from '../stomp/reconnect.js';
 import type { StompMessage, StompSession, Subscription } from '../stomp/types.js';
 import { declareDeadLetterQueue } from './dead-letter.js';
-import { deliver, type Delivery, type DeliveryContext } from './deliver.js';
+import type { DeliveryContext } from './deliver.js';
+import { createDispatcher } from './dispatch.js';
 import { GAVE_UP, persist, sleep } from './persist.js';
 import { inboxStatements } from './sql.js';
 import { deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
-import type { Consumer, ConsumerOptions, ConsumerStats, Outcome } from './types.js';
+import type { Consumer, ConsumerOptions, ConsumerStats } from './types.js';
 
 /**
  * Creates a consumer of `destination`. Nothing connects until `run()`.
@@ -59,9 +60,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   async function loop(signal: AbortSignal): Promise<void> {
     // Before anything else: a missing inbox table is a setup mistake to report, not to retry per message.
     if ((await persist('looking at the inbox table', () => ctx.inbox.isRecorded(''), signal, logger)) === GAVE_UP) return;
-    const inFlight = new Set<Promise<void>>();
-    const waiting: Delivery[] = [];
-    let accepting = true;
+    const dispatcher = createDispatcher(ctx, settings.concurrency, counts, logger);
     // Aborted when shutdown stops waiting for handlers: their database retries give up.
     const gaveUp = new AbortController();
     let session: StompSession | undefined;
@@ -71,26 +70,6 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
     // across every consumer and relay (the schedule is a row in the maintenance table).
     const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['received'] });
     retention.start();
-
-    const pump = (): void => {
-      while (accepting && inFlight.size < settings.concurrency && waiting.length > 0) {
-        const delivery = waiting.shift()!;
-        if (delivery.abandoned.aborted) continue; // its connection is gone; the broker redelivers it
-        const done: Promise<void> = deliver(ctx, delivery)
-          .then(
-            (outcome: Outcome) => void counts[outcome]++,
-            (error: unknown) => {
-              counts.abandoned++;
-              logger.error(`unexpected failure handling a message: ${(error as Error)?.message ?? String(error)}`, error);
-            },
-          )
-          .finally(() => {
-            inFlight.delete(done);
-            pump();
-          });
-        inFlight.add(done);
-      }
-    };
 
     // Sessions in a row that ended soon, having delivered nothing: a broker that accepts the connection but
     // refuses the subscription (PRECONDITION_FAILED, access refused) must not become a hot reconnect loop.
@@ -125,12 +104,12 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
         const onMessage = (message: StompMessage): void => {
           counts.received++;
           deliveredAny = true;
-          if (!accepting) {
+          if (!dispatcher.accepting) {
             // Not acked: the broker redelivers it once this connection closes.
             logger.debug(`shutting down: leaving message ${message.headers['message-id'] ?? ''} for redelivery`);
             return;
           }
-          waiting.push({
+          dispatcher.push({
             message,
             abandoned,
             settle(kind) {
@@ -140,7 +119,6 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
               return true;
             },
           });
-          pump();
         };
         try {
           subscription = current.subscribe(destination, subscribeHeaders(settings, queue), onMessage, subscriptionId);
@@ -161,21 +139,18 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
         session = undefined;
         subscription = undefined;
         // Deliveries not started yet belong to the dead connection: the broker redelivers them.
-        waiting.splice(0, waiting.length);
+        dispatcher.dropWaiting();
         shortLived = !deliveredAny && Date.now() - connectedAt < SHORT_LIVED_S * 1000 ? shortLived + 1 : 0;
         if (!signal.aborted) {
           logger.warn(`lost the broker connection (${ended.reason?.message ?? 'closed'}); reconnecting and subscribing again`);
         }
       }
     } finally {
-      accepting = false;
-      if (waiting.length > 0) logger.info(`shutting down: ${waiting.length} message(s) not started are left for redelivery`);
-      waiting.splice(0, waiting.length);
-      const drained = await drain(inFlight);
-      if (!drained) {
+      const stillRunning = await dispatcher.close(settings.shutdownTimeout);
+      if (stillRunning > 0) {
         gaveUp.abort();
         logger.warn(
-          `shutting down: ${inFlight.size} handler(s) still running after consumer.shutdownTimeout (${settings.shutdownTimeout} s); ` +
+          `shutting down: ${stillRunning} handler(s) still running after consumer.shutdownTimeout (${settings.shutdownTimeout} s); ` +
             'their messages stay unacked and the broker will redeliver them',
         );
       }
@@ -187,26 +162,6 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
       }
       await retention.stop();
       logger.info(`consumer of ${queue} stopped (${summary(counts)})`);
-    }
-  }
-
-  /** Waits for in-flight handlers up to `consumer.shutdownTimeout`; true if they all finished. */
-  async function drain(inFlight: Set<Promise<void>>): Promise<boolean> {
-    if (inFlight.size === 0) return true;
-    const limit = settings.shutdownTimeout;
-    if (limit === 0) return false;
-    logger.info(`shutting down: waiting for ${inFlight.size} handler(s)${limit === null ? '' : ` (up to ${limit} s)`}`);
-    const all = (async () => {
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-      return true;
-    })();
-    if (limit === null) return all;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), limit * 1000)));
-    try {
-      return await Promise.race([all, timeout]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -174,7 +174,7 @@ test('the handler runs inside the message correlation id, or a new one when it h
 
 test('a handler awaiting longer than the heart-beat period does not cost the connection', async () => {
   const warnings: string[] = [];
-  const config = testConfig(t.url); // heart-beats of 1 s each way
+  const config = testConfig(t.url, {}, [1000, 1000]); // heart-beats of 1 s each way; the handler awaits 3.5 s
   const queue = uniqueName('outcomes-hb');
   queues.push(queue);
   const destination = `/topic/${queue}`;

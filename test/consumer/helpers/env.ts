@@ -11,18 +11,21 @@ import type { StompSession } from '../../../src/stomp/types.js';
 import { deleteQueue, rabbitmqctl, STOMP_HOST, STOMP_PORT } from '../../helpers/broker.js';
 import type { TestDatabase } from '../../helpers/db.js';
 
-export function testConfig(url: string, consumer: Partial<ConsumerConfig> = {}): ResolvedConfig {
+/** Heart-beats of 2 s: short enough to matter in a test, long enough for a busy machine. */
+export function testConfig(url: string, consumer: Partial<ConsumerConfig> = {}, heartbeat: [number, number] = [2000, 2000]): ResolvedConfig {
   return resolveConfig(
     {
       database: { url },
-      broker: { hosts: [{ host: STOMP_HOST, port: STOMP_PORT }], maxBackoff: 1, heartbeat: [1000, 1000] },
+      broker: { hosts: [{ host: STOMP_HOST, port: STOMP_PORT }], maxBackoff: 1, heartbeat },
       consumer,
     },
     {},
   );
 }
 
-export const publisher = (config: ResolvedConfig): Promise<StompSession> => connect({ broker: config.broker, logger: silentLogger });
+/** A publishing connection without heart-beats: a test's own publisher must not be what a busy machine breaks. */
+export const publisher = (config: ResolvedConfig): Promise<StompSession> =>
+  connect({ broker: { ...config.broker, heartbeat: [0, 0] }, logger: silentLogger });
 
 /** Sends JSON (or a raw string) with the given headers; resolves on the broker's receipt. */
 export function publish(session: StompSession, destination: string, body: unknown, headers: Record<string, string> = {}): Promise<void> {
