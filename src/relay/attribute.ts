@@ -23,6 +23,12 @@ export interface Verdict<R> {
 const PER_SEND: OutboxErrorCode[] = ['E_RECEIPT_TIMEOUT', 'E_INVALID_FRAME', 'E_FRAME_TOO_LARGE', 'E_NOT_JSON'];
 
 /**
+ * ERRORs about the connection itself, not about any SEND: an operator's `rabbitmqctl close_connection`,
+ * a node shutting down ("AMQP channel died — {shutdown, {connection_closing, {server_initiated_close, 320, …"}).
+ */
+const CONNECTION_LEVEL = /connection_closing|server_initiated_close|CONNECTION_FORCED|broker forced connection closure/i;
+
+/**
  * RabbitMQ names the culprit inside the ERROR text, e.g. "PRECONDITION_FAILED - inequivalent arg
  * 'x-max-length' for queue 'orders' in vhost '/'" or "NOT_FOUND - no exchange 'billing' in vhost '/'".
  */
@@ -59,7 +65,8 @@ export function errorMessage(error: unknown): string {
  *   unconfirmed row (the broker handles frames in order, so the first unconfirmed SEND is the best guess,
  *   and blaming at least one row guarantees a poisonous row cannot loop forever). Every other row that
  *   failed with it — the ERROR or the close that follows it — is a bystander, released with its attempt back;
- * - otherwise (the connection dropped with no ERROR) every row gets a failed attempt with backoff.
+ * - otherwise (the connection dropped, with no ERROR or with one about the connection itself) every row gets
+ *   a failed attempt with backoff.
  */
 export function attribute<R extends { seq: number; destination: string }>(failures: FailedSend<R>[]): Verdict<R> {
   const verdict: Verdict<R> = { blame: [], retry: [], release: [] };
@@ -68,7 +75,7 @@ export function attribute<R extends { seq: number; destination: string }>(failur
     if (isOutboxError(f.error) && PER_SEND.includes(f.error.code)) verdict.blame.push({ row: f.row, message: errorMessage(f.error) });
     else rest.push(f);
   }
-  const brokerErrors = rest.filter((f) => isOutboxError(f.error, 'E_BROKER_ERROR'));
+  const brokerErrors = rest.filter((f) => isOutboxError(f.error, 'E_BROKER_ERROR') && !CONNECTION_LEVEL.test(errorMessage(f.error)));
   if (brokerErrors.length === 0) {
     for (const f of rest) verdict.retry.push({ row: f.row, message: errorMessage(f.error) });
     return verdict;

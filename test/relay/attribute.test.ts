@@ -61,4 +61,15 @@ test('a dropped connection without ERROR is a failed attempt for every row; a re
   assert.equal(v.release, []);
 });
 
+test('an ERROR about the connection itself (forced close, node shutdown) blames nobody: a drop for every row', () => {
+  const forced = new OutboxError(
+    'E_BROKER_ERROR',
+    "127.0.0.1:61613 sent ERROR: AMQP channel died — Reason: {shutdown, {connection_closing, {server_initiated_close,320,<<\"test: blink\">>}}}",
+  );
+  const v = attribute([row(3, '/queue/a'), row(4, '/topic/b')].map((r) => ({ row: r, error: forced })));
+  assert.equal(v.retry.map((b) => b.row.seq), [3, 4]);
+  assert.equal(v.blame, []);
+  assert.equal(v.release, []);
+});
+
 test.run();
