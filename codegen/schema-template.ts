@@ -10,11 +10,13 @@ export function renderSchema(names: TableNames): string {
   const p = names.published;
   const r = names.received;
   const m = names.maintenance;
+  const i = names.idle;
   return `${HEADER}
 // The drizzle-outbox tables. Either \`outbox migrate\` owns them (its own migrations table, __outbox_migrations),
 // or your drizzle-kit does (add this file to your drizzle config's \`schema\`) — never both: a table has one owner.
 // drizzle-kit does not create the NOTIFY trigger that wakes relays at once: add outbox-trigger.sql as a custom
-// migration (\`drizzle-kit generate --custom\`); without it relays still work, by polling.
+// migration (\`drizzle-kit generate --custom\`) after the one that creates these tables; without it relays
+// still work, by polling.
 import { sql } from 'drizzle-orm';
 import { bigint, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
@@ -63,6 +65,12 @@ export const outboxReceived = pgTable(
 export const outboxMaintenance = pgTable('${m}', {
   task: text('task').primaryKey(),
   lastRunAt: timestamp('last_run_at', { withTimezone: true, mode: 'date' }).notNull(),
+});
+
+/** Relays asleep waiting for a NOTIFY: the trigger in outbox-trigger.sql notifies only while one is listed. */
+export const outboxPublishedIdle = pgTable('${i}', {
+  relayId: uuid('relay_id').primaryKey(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
 });
 `;
 }

@@ -21,3 +21,4 @@ export { createRelay, type Relay, type RelayOptions } from './relay/relay.js';
 export { outboxStatus, retryFailed, type OutboxStatusReport, type DestinationStatus } from './relay/admin.js';
 export { createProducer, type Producer } from './producer/producer.js';
 export { createRetention, type Retention, type RetentionOptions, type RetentionReport, type RetentionTarget } from './retention/retention.js';
+export { outboxPublishedIdle } from './db/tables.js';

@@ -10,6 +10,8 @@ export const defaults = {
     published: 'outbox_published',
     received: 'outbox_received',
     maintenance: 'outbox_maintenance',
+    // Follows `published` when only that is renamed (resolveTables), so two renamed sets never share it.
+    idle: 'outbox_published_idle',
   } satisfies TableNames,
   broker: {
     hosts: [{ host: '127.0.0.1', port: 61613 }],
@@ -53,3 +55,12 @@ export const defaults = {
     batchSize: 1000,
   } satisfies RetentionConfig,
 } as const;
+
+/**
+ * Table names with defaults; the idle table follows the published one (`<published>_idle`) unless named,
+ * so that two renamed sets in one database never share (or both try to create) it.
+ */
+export function resolveTables(tables: Partial<TableNames> = {}): TableNames {
+  const published = tables.published ?? defaults.tables.published;
+  return { ...defaults.tables, ...tables, published, idle: tables.idle ?? `${published}_idle` };
+}

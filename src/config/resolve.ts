@@ -1,6 +1,6 @@
 import { OutboxError } from '../errors.js';
 import { parseBrokerUrl } from './broker-url.js';
-import { defaults } from './defaults.js';
+import { defaults, resolveTables } from './defaults.js';
 import { validateConfig } from './validate.js';
 import type {
   BrokerConfig,
@@ -55,7 +55,7 @@ export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv 
 
   const resolved: ResolvedConfig = {
     out: config.out ?? defaults.out,
-    tables: { ...defaults.tables, ...config.tables },
+    tables: resolveTables(config.tables),
     models: config.models ?? {},
     headers: config.headers,
     broker: {

@@ -58,6 +58,11 @@ export interface TableNames {
   received: string;
   /** Last run times of throttled maintenance (retention). */
   maintenance: string;
+  /**
+   * Relays asleep waiting for a NOTIFY; the insert trigger notifies only while one is listed (see
+   * docs/wake.md). Default: the published table's name + `_idle` (`outbox_published_idle`).
+   */
+  idle: string;
 }
 
 export interface BrokerHost {

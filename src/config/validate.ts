@@ -1,7 +1,7 @@
 import { OutboxError } from '../errors.js';
 import { destinationProblem, finalDestination, versionProblem } from '../publish/destination.js';
 import { tableShape } from '../publish/model-body.js';
-import { defaults } from './defaults.js';
+import { defaults, resolveTables } from './defaults.js';
 import type { ModelConfig, OutboxConfig, TableNames } from './types.js';
 
 const MODEL_KEYS = new Set(['table', 'publish']);
@@ -91,15 +91,15 @@ export function validateModel(key: string, model: ModelConfig<any>): void {
 
 function validateTables(tables: OutboxConfig['tables']): void {
   if (tables === undefined) return;
-  if (tables === null || typeof tables !== 'object') fail('tables', 'must be { published?, received?, maintenance? }');
+  if (tables === null || typeof tables !== 'object') fail('tables', 'must be { published?, received?, maintenance?, idle? }');
   const names = new Map<string, string>();
   for (const [key, name] of Object.entries(tables)) {
-    if (!(key in defaults.tables)) fail(`tables.${key}`, 'unknown key (expected published, received, maintenance)');
+    if (!(key in defaults.tables)) fail(`tables.${key}`, 'unknown key (expected published, received, maintenance, idle)');
     if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
       fail(`tables.${key}`, `${JSON.stringify(name)} must be a lowercase SQL name (a-z, 0-9, _; at most 47 characters)`);
     }
   }
-  const resolved: TableNames = { ...defaults.tables, ...tables };
+  const resolved: TableNames = resolveTables(tables);
   for (const [key, name] of Object.entries(resolved)) {
     const other = names.get(name);
     if (other) fail(`tables.${key}`, `"${name}" is also tables.${other}`);

@@ -54,7 +54,9 @@ export async function migrate(db: OutboxDb, tables: TableNames = defaults.tables
 
 /** Where `migrate` records what it applied for these table names. */
 export function migrationsTableFor(tables: TableNames): string {
-  const standard = (Object.keys(defaults.tables) as (keyof TableNames)[]).every((k) => tables[k] === defaults.tables[k]);
+  // Not the idle table's name: it came later, and naming it alone must not make the applied migrations of
+  // the standard names look unapplied.
+  const standard = (['published', 'received', 'maintenance'] as const).every((k) => tables[k] === defaults.tables[k]);
   return standard ? MIGRATIONS_TABLE : `__${tables.published}_migrations`;
 }
 
@@ -64,7 +66,8 @@ async function renamedMigrations(tables: TableNames): Promise<string> {
   const target = await mkdtemp(join(tmpdir(), 'outbox-migrations-'));
   await cp(join(source, 'meta'), join(target, 'meta'), { recursive: true });
   const names = new Map<string, string>((Object.keys(defaults.tables) as (keyof TableNames)[]).map((k) => [defaults.tables[k], tables[k]]));
-  const pattern = new RegExp([...names.keys()].join('|'), 'g');
+  // Longest first: `outbox_published_idle` must not be read as `outbox_published` + `_idle`.
+  const pattern = new RegExp([...names.keys()].sort((a, b) => b.length - a.length).join('|'), 'g');
   for (const file of await readdir(source)) {
     if (!file.endsWith('.sql')) continue;
     const sql = await readFile(join(source, file), 'utf8');

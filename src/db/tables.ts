@@ -63,13 +63,26 @@ export function createOutboxTables(names: TableNames = defaults.tables) {
     lastRunAt: timestamptz('last_run_at').notNull(),
   });
 
-  return { published, received, maintenance };
+  // Relays asleep waiting for a NOTIFY. The insert trigger notifies only while a row here has not expired:
+  // a NOTIFY serialises the commits of the producers that send it, and a busy relay does not need one.
+  // UNLOGGED (a custom migration: drizzle cannot say it): no WAL for the relays' arm/disarm writes, and
+  // emptied by a crash, when every relay was disconnected anyway. See docs/wake.md.
+  const idle = pgTable(names.idle, {
+    // Random per relay run.
+    relayId: uuid('relay_id').primaryKey(),
+    // From the database clock. A relay that died keeps producers notifying only until then.
+    expiresAt: timestamptz('expires_at').notNull(),
+  });
+
+  return { published, received, maintenance, idle };
 }
 
 export type OutboxTables = ReturnType<typeof createOutboxTables>;
 
 const standard = createOutboxTables();
-/** The default-named tables: `outbox_published`, `outbox_received`, `outbox_maintenance`. */
+/** The default-named tables: `outbox_published`, `outbox_received`, `outbox_maintenance`, `outbox_published_idle`. */
 export const outboxPublished = standard.published;
 export const outboxReceived = standard.received;
 export const outboxMaintenance = standard.maintenance;
+/** `outbox_published_idle`: relays asleep waiting for a NOTIFY (see docs/wake.md). */
+export const outboxPublishedIdle = standard.idle;

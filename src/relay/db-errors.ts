@@ -27,3 +27,8 @@ export function isSchemaMissing(error: unknown): boolean {
   const code = root(error).code;
   return code === '42P01' || code === '42703';
 }
+
+/** SQLSTATE 42501: the role lacks a privilege (e.g. on a table added by a later migration). */
+export function isForbidden(error: unknown): boolean {
+  return root(error).code === '42501';
+}

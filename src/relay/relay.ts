@@ -5,7 +5,8 @@
  *
  * Several batches may be leased at once (enough to fill the send window), so claims overlap the sends and
  * the socket never idles on a database round trip; marks run beside both. A full batch is followed by the next claim
- * at once; after a short one the relay sleeps until a NOTIFY, a poke, or `relay.pollInterval`.
+ * at once; after a short one the relay polls every few ms while rows trickle in, or, when nothing comes, lists
+ * itself as idle (so that producers NOTIFY) and sleeps until a NOTIFY, a poke, or `relay.pollInterval` (./idle.ts).
  */
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { OutboxDb } from '../db/types.js';
@@ -19,6 +20,8 @@ import { createFailureSink } from './failures.js';
 import { createBrokerLink } from './link.js';
 import { createMarker } from './marker.js';
 import { createProgress } from './progress.js';
+import { createPace } from './idle.js';
+import { createIdleStatements } from './idle-sql.js';
 import { createRelayStatements, type ClaimedRow } from './sql.js';
 import { createWake } from './wake.js';
 import { sendBody, sendHeaders } from './wire.js';
@@ -76,6 +79,13 @@ export function createRelay(options: RelayOptions): Relay {
     onFailed: progress.failed,
   });
   const wake = createWake({ db, channel: config.tables.published, logger });
+  const pace = createPace({
+    statements: createIdleStatements(db, config.tables),
+    wake,
+    batchSize: settings.batchSize,
+    pollInterval: settings.pollInterval,
+    logger,
+  });
   const link = createBrokerLink({ broker: config.broker, window: settings.window, logger, onLost: () => wake.poke() });
   const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['published'] });
   const maxBatches = maxLeasedBatches(settings.batchSize, settings.window);
@@ -145,7 +155,7 @@ export function createRelay(options: RelayOptions): Relay {
           inflight.add(batch);
           void batch.finally(() => inflight.delete(batch));
         }
-        if (rows.length < settings.batchSize) await wake.wait(settings.pollInterval * 1000, signal);
+        await pace.after(rows.length, signal);
       }
     } finally {
       await drain(inflight);
@@ -166,6 +176,9 @@ export function createRelay(options: RelayOptions): Relay {
 
   async function drain(inflight: Set<Promise<void>>): Promise<void> {
     const timeout = settings.shutdownTimeout;
+    // No more claims: producers need not notify this relay any more (bounded: if the database is away, the
+    // listing lapses by itself).
+    await within(pace.stop(), 2000);
     if (inflight.size > 0) logger.info(`stopping: waiting up to ${timeout} s for ${inflight.size} batch(es) in flight`);
     const settled = await within(Promise.all(inflight), timeout * 1000);
     if (!settled) {

@@ -1,8 +1,9 @@
 /**
- * The relay's alarm clock: LISTEN on the outbox channel (a trigger NOTIFYs on every insert) wakes it
- * within milliseconds of a commit; a poll timer is the fallback, because notifications are lost while the
- * listening connection reconnects, and rows waiting out a backoff get no notification at all.
- * The table stays the source of truth: a wake-up only means "look again".
+ * The relay's alarm clock: LISTEN on the outbox channel wakes it within milliseconds of a commit (the insert
+ * trigger NOTIFYs while a relay is listed as asleep, see ./idle.ts); a poll timer is the fallback, because
+ * notifications are lost while the listening connection reconnects, a commit can race the listing, and rows
+ * waiting out a backoff get no notification at all. The table stays the source of truth: a wake-up only
+ * means "look again".
  */
 import { listen } from '../db/listen.js';
 import type { OutboxDb } from '../db/types.js';
@@ -11,6 +12,8 @@ import type { Logger } from '../log/logger.js';
 export interface Wake {
   /** Starts listening (failures are logged; polling still works). */
   start(): Promise<void>;
+  /** True once LISTEN is in place: only then is it worth asking producers to NOTIFY. */
+  readonly listening: boolean;
   /** Forget earlier wake-ups: call right before looking at the table. */
   clear(): void;
   /** Resolves at the first wake-up since `clear()`, after `ms`, or on abort, whichever comes first. */
@@ -51,6 +54,9 @@ export function createWake(options: { db: OutboxDb; channel: string; logger: Log
 
   return {
     start,
+    get listening() {
+      return unlisten !== undefined;
+    },
     clear() {
       poked = false;
     },

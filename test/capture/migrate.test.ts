@@ -43,6 +43,11 @@ async function listening(t: { sql: { listen(channel: string, fn: () => void): Pr
   return { woken };
 }
 
+/** What a relay does before it sleeps (src/relay/idle.ts): list itself, so that the trigger notifies. */
+async function armRelay(t: { sql: { unsafe(q: string): Promise<unknown> } }, idleTable: string) {
+  await t.sql.unsafe(`insert into "${idleTable}" (relay_id, expires_at) values (gen_random_uuid(), now() + interval '1 minute')`);
+}
+
 test.before(() => {
   mkdirSync(WORK, { recursive: true });
 });
@@ -57,8 +62,9 @@ test('outbox migrate on an empty database, twice: tables, indexes, trigger; the 
       assert.is(r.status, 0, `run ${run}: ${r.stderr}`);
       assert.match(r.stdout, /migrations applied/);
     }
-    assert.equal(await tables(t.sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_received']);
-    assert.is(Number((await t.sql`select count(*) as n from __outbox_migrations`)[0]!.n), 2);
+    assert.equal(await tables(t.sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_received']);
+    assert.is(Number((await t.sql`select count(*) as n from __outbox_migrations`)[0]!.n), 4);
+    assert.is((await t.sql`select relpersistence from pg_class where relname = 'outbox_published_idle'`)[0]!.relpersistence, 'u', 'the idle table is UNLOGGED');
     const indexes = (await t.sql`select indexname from pg_indexes where tablename = 'outbox_published' order by 1`).map((r) => r.indexname);
     assert.equal(indexes, ['outbox_published_pending_seq_idx', 'outbox_published_pkey', 'outbox_published_sent_at_idx']);
     assert.is((await t.sql`select count(*) as n from pg_trigger where tgname = 'outbox_published_notify'`)[0]!.n, '1');
@@ -74,8 +80,8 @@ test('migrate on PGlite (in memory), twice; the helpers work in a PGlite transac
     await migrate(db);
     await migrate(db);
     const sql = (q: TemplateStringsArray) => client.query(q.join(''));
-    assert.equal(await tables(sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_received']);
-    assert.is(rowsOf(await client.query('select count(*)::int as n from __outbox_migrations'))[0]!.n, 2);
+    assert.equal(await tables(sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_received']);
+    assert.is(rowsOf(await client.query('select count(*)::int as n from __outbox_migrations'))[0]!.n, 4);
     await client.exec(schemaSql);
     await db.transaction((tx) => insertOrderWithOutbox(tx, { total: '5.00' }));
     await db
@@ -92,7 +98,7 @@ test('migrate on PGlite (in memory), twice; the helpers work in a PGlite transac
   }
 });
 
-test('custom table names: generate + migrate (twice) + the helpers write to the renamed table; its trigger notifies its channel', async () => {
+test('custom table names: generate + migrate (twice) + the helpers write to the renamed table; its trigger notifies its channel while a relay is listed in its idle table', async () => {
   const t = await createTestDatabase({ migrate: false });
   try {
     const configFile = join(WORK, 'custom.config.ts');
@@ -108,13 +114,15 @@ test('custom table names: generate + migrate (twice) + the helpers write to the 
       const r = cli(['migrate', '--config', configFile], { DATABASE_URL: t.url });
       assert.is(r.status, 0, `run ${run}: ${r.stderr}`);
     }
-    assert.equal(await tables(t.sql), ['__shop_events_migrations', 'shop_events', 'shop_inbox', 'shop_maint']);
+    // The idle table follows the published one's name unless it is named itself.
+    assert.equal(await tables(t.sql), ['__shop_events_migrations', 'shop_events', 'shop_events_idle', 'shop_inbox', 'shop_maint']);
 
     const { default: config } = await import(configFile);
     const { files } = generate({ configPath: configFile, config, runtimeImport: JSON.parse(index).replace(/\.ts$/, '.js') });
     await writeGenerated(files);
     const helpers = await import(join(WORK, 'custom-out/index.ts'));
     await t.sql.unsafe(schemaSql);
+    await armRelay(t, 'shop_events_idle');
     const { woken } = await listening(t, 'shop_events');
     await t.db.transaction((tx) => helpers.insertOrderWithOutbox(tx, { total: '9.99' }));
     assert.is(await woken, 'notified');
@@ -125,16 +133,20 @@ test('custom table names: generate + migrate (twice) + the helpers write to the 
   }
 });
 
-test('own migrations: the generated schema (as drizzle-kit creates it) plus outbox-trigger.sql, applied twice, wake a listener', async () => {
+test('own migrations: the generated schema (as drizzle-kit creates it) plus outbox-trigger.sql, applied twice, wake a listener while a relay is listed as idle', async () => {
   const t = await createTestDatabase({ migrate: false });
   try {
     const golden = join(ROOT, 'test/fixtures/capture/golden');
-    // drizzle/0000_init.sql is what drizzle-kit generates from schema.ts (generate.test.ts checks that).
-    await t.sql.unsafe(readFileSync(join(ROOT, 'drizzle/0000_init.sql'), 'utf8').replaceAll('--> statement-breakpoint', ''));
+    // drizzle/0000_init.sql and 0002_relay_idle.sql are what drizzle-kit generates from schema.ts (generate.test.ts checks that).
+    for (const file of ['0000_init.sql', '0002_relay_idle.sql']) {
+      await t.sql.unsafe(readFileSync(join(ROOT, 'drizzle', file), 'utf8').replaceAll('--> statement-breakpoint', ''));
+    }
     const trigger = readFileSync(join(golden, 'outbox-trigger.sql'), 'utf8').replaceAll('--> statement-breakpoint', '');
     await t.sql.unsafe(trigger);
     await t.sql.unsafe(trigger);
     await t.sql.unsafe(schemaSql);
+    assert.is((await t.sql`select relpersistence from pg_class where relname = 'outbox_published_idle'`)[0]!.relpersistence, 'u');
+    await armRelay(t, 'outbox_published_idle');
     const { woken } = await listening(t, 'outbox_published');
     await t.db.transaction((tx) => insertOrderWithOutbox(tx, { total: '1.00' }));
     assert.is(await woken, 'notified');

@@ -2,7 +2,8 @@
 // The drizzle-outbox tables. Either `outbox migrate` owns them (its own migrations table, __outbox_migrations),
 // or your drizzle-kit does (add this file to your drizzle config's `schema`) — never both: a table has one owner.
 // drizzle-kit does not create the NOTIFY trigger that wakes relays at once: add outbox-trigger.sql as a custom
-// migration (`drizzle-kit generate --custom`); without it relays still work, by polling.
+// migration (`drizzle-kit generate --custom`) after the one that creates these tables; without it relays
+// still work, by polling.
 import { sql } from 'drizzle-orm';
 import { bigint, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
@@ -51,4 +52,10 @@ export const outboxReceived = pgTable(
 export const outboxMaintenance = pgTable('outbox_maintenance', {
   task: text('task').primaryKey(),
   lastRunAt: timestamp('last_run_at', { withTimezone: true, mode: 'date' }).notNull(),
+});
+
+/** Relays asleep waiting for a NOTIFY: the trigger in outbox-trigger.sql notifies only while one is listed. */
+export const outboxPublishedIdle = pgTable('outbox_published_idle', {
+  relayId: uuid('relay_id').primaryKey(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
 });
