@@ -9,13 +9,14 @@ import { defaultLogger } from '../log/logger.js';
 import { createRetention } from '../retention/retention.js';
 import { backoffSeconds } from '../stomp/backoff.js';
 import { connectWithRetry } from '../stomp/reconnect.js';
-import type { StompMessage, StompSession, Subscription } from '../stomp/types.js';
+import type { StompSession } from '../stomp/types.js';
+import { attach, type Attachment } from './attachment.js';
 import { declareDeadLetterQueue } from './dead-letter.js';
 import type { DeliveryContext } from './deliver.js';
-import { createDispatcher } from './dispatch.js';
+import { createDispatcher, type Dispatcher } from './dispatch.js';
 import { GAVE_UP, persist, sleep } from './persist.js';
 import { inboxStatements } from './sql.js';
-import { deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
+import { checkQueueHeaders, deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
 import type { Consumer, ConsumerOptions, ConsumerStats } from './types.js';
 
 /**
@@ -32,6 +33,8 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   const queue = options.queue || defaultQueueName(destination);
   if (!destination) throw new OutboxError('E_CONFIG', 'createConsumer needs a destination, e.g. /topic/orders');
   if (typeof options.handler !== 'function') throw new OutboxError('E_CONFIG', 'createConsumer needs a handler function');
+  checkQueueHeaders(settings.queueHeaders);
+  const headers = subscribeHeaders(settings, queue);
   const logger = options.logger ?? defaultLogger('consumer');
   // One id for the life of the consumer: every reconnect subscribes with it again.
   const subscriptionId = `outbox-${queue}-${randomUUID().slice(0, 8)}`;
@@ -57,112 +60,90 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
     );
   }
 
+  /**
+   * Connect → declare the DLQ → subscribe → wait for the connection to end, again and again until the
+   * signal aborts. A broker disconnect, at any step, only ever means "go round again".
+   */
   async function loop(signal: AbortSignal): Promise<void> {
     // Before anything else: a missing inbox table is a setup mistake to report, not to retry per message.
     if ((await persist('looking at the inbox table', () => ctx.inbox.isRecorded(''), signal, logger)) === GAVE_UP) return;
     const dispatcher = createDispatcher(ctx, settings.concurrency, counts, logger);
-    // Aborted when shutdown stops waiting for handlers: their database retries give up.
     const gaveUp = new AbortController();
-    let session: StompSession | undefined;
-    let subscription: Subscription | undefined;
-    let sessionOpen = false;
     // Inbox rows older than retention.days go in bounded batches, at most once per retention.interval
     // across every consumer and relay (the schedule is a row in the maintenance table).
     const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['received'] });
     retention.start();
-
-    // Sessions in a row that ended soon, having delivered nothing: a broker that accepts the connection but
-    // refuses the subscription (PRECONDITION_FAILED, access refused) must not become a hot reconnect loop.
+    const attachOptions = { destination, headers, subscriptionId, dispatcher, counts, logger, gaveUp: gaveUp.signal };
+    let current: Attachment | undefined;
+    // Connections in a row that ended soon, having delivered nothing: a broker that accepts the connection
+    // but refuses the subscription (PRECONDITION_FAILED, access refused) must not become a hot reconnect loop.
     let shortLived = 0;
     try {
       while (!signal.aborted) {
-        if (shortLived > 0) {
-          const delay = backoffSeconds(shortLived - 1, config.broker.maxBackoff);
-          logger.warn(`the last ${shortLived} connection(s) ended within ${SHORT_LIVED_S} s without a message; subscribing again in ${delay.toFixed(1)} s`);
-          if (!(await sleep(delay * 1000, signal))) break;
-        }
-        // Its own signal: aborting the one given to connect() after it connected would disconnect at once,
-        // before in-flight handlers are drained.
-        const connecting = new AbortController();
-        const onAbort = (): void => connecting.abort();
-        signal.addEventListener('abort', onAbort, { once: true });
-        try {
-          session = await connectWithRetry({ broker: config.broker, logger, signal: connecting.signal });
-        } catch (error) {
-          if (signal.aborted) break;
-          throw error;
-        } finally {
-          signal.removeEventListener('abort', onAbort);
-        }
-        const current = session;
+        if (shortLived > 0 && !(await backOff(shortLived, signal))) break;
+        const session = await connectUntilStopped(signal);
+        if (!session) break;
         const connectedAt = Date.now();
-        let deliveredAny = false;
+        current = attach(session, attachOptions);
         await declareDeadLetterQueue(config, queue, logger, signal);
-        const lost = new AbortController();
-        const abandoned = AbortSignal.any([lost.signal, gaveUp.signal]);
-        sessionOpen = true;
-        const onMessage = (message: StompMessage): void => {
-          counts.received++;
-          deliveredAny = true;
-          if (!dispatcher.accepting) {
-            // Not acked: the broker redelivers it once this connection closes.
-            logger.debug(`shutting down: leaving message ${message.headers['message-id'] ?? ''} for redelivery`);
-            return;
-          }
-          dispatcher.push({
-            message,
-            abandoned,
-            settle(kind) {
-              if (!sessionOpen || lost.signal.aborted) return false;
-              if (kind === 'ack') current.ack(message);
-              else current.nack(message, { requeue: 'false' });
-              return true;
-            },
-          });
-        };
-        try {
-          subscription = current.subscribe(destination, subscribeHeaders(settings, queue), onMessage, subscriptionId);
-        } catch (error) {
-          // The connection died between connecting and subscribing: go round again.
-          if (!(error instanceof OutboxError) || error.code !== 'E_CONNECTION_CLOSED') throw error;
+        if (signal.aborted) break;
+        if (await current.subscribe()) {
+          logger.info(
+            `consuming ${destination} from queue ${queue} on ${session.address} ` +
+              `(prefetch ${settings.prefetchCount}, concurrency ${settings.concurrency}, dead letters to ${ctx.deadLetterQueue})`,
+          );
         }
-        logger.info(
-          `consuming ${destination} from queue ${queue} on ${current.address} ` +
-            `(prefetch ${settings.prefetchCount}, concurrency ${settings.concurrency}, dead letters to ${deadLetterQueue(queue)})`,
-        );
-        const stopped = whenAborted(signal);
-        const ended = await Promise.race([current.closed.then((reason) => ({ reason })), stopped.promise]);
-        stopped.dispose();
-        if (!ended) break; // shutting down with the connection still open
-        sessionOpen = false;
-        lost.abort();
-        session = undefined;
-        subscription = undefined;
+        const ended = await endOf(session, signal);
+        if (ended === STOPPED) break; // shutting down with the connection still open
+        current.lost();
         // Deliveries not started yet belong to the dead connection: the broker redelivers them.
         dispatcher.dropWaiting();
-        shortLived = !deliveredAny && Date.now() - connectedAt < SHORT_LIVED_S * 1000 ? shortLived + 1 : 0;
-        if (!signal.aborted) {
-          logger.warn(`lost the broker connection (${ended.reason?.message ?? 'closed'}); reconnecting and subscribing again`);
-        }
+        const brief = !current.deliveredAny && Date.now() - connectedAt < SHORT_LIVED_S * 1000;
+        shortLived = brief ? shortLived + 1 : 0;
+        current = undefined;
+        if (!signal.aborted) logger.warn(`lost the broker connection (${ended?.message ?? 'closed'}); reconnecting and subscribing again`);
       }
     } finally {
-      const stillRunning = await dispatcher.close(settings.shutdownTimeout);
-      if (stillRunning > 0) {
-        gaveUp.abort();
-        logger.warn(
-          `shutting down: ${stillRunning} handler(s) still running after consumer.shutdownTimeout (${settings.shutdownTimeout} s); ` +
-            'their messages stay unacked and the broker will redeliver them',
-        );
-      }
-      // Only now: on RabbitMQ a message cannot be acked once its subscription is gone.
-      sessionOpen = false;
-      if (session) {
-        await subscription?.unsubscribe().catch(() => {});
-        await session.disconnect().catch(() => {});
-      }
+      await drain(dispatcher, gaveUp);
+      await current?.close();
       await retention.stop();
       logger.info(`consumer of ${queue} stopped (${summary(counts)})`);
     }
+  }
+
+  /** Waits before the next connection after `shortLived` brief ones; false when stopped meanwhile. */
+  async function backOff(shortLived: number, signal: AbortSignal): Promise<boolean> {
+    const delay = backoffSeconds(shortLived - 1, config.broker.maxBackoff);
+    logger.warn(`the last ${shortLived} connection(s) ended within ${SHORT_LIVED_S} s without a message; subscribing again in ${delay.toFixed(1)} s`);
+    return sleep(delay * 1000, signal);
+  }
+
+  /** A connection, retried with backoff; undefined when stopped first. */
+  async function connectUntilStopped(signal: AbortSignal): Promise<StompSession | undefined> {
+    // Its own signal: aborting the one given to connect() after it connected would disconnect at once,
+    // before in-flight handlers are drained.
+    const connecting = new AbortController();
+    const onAbort = (): void => connecting.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await connectWithRetry({ broker: config.broker, logger, signal: connecting.signal });
+    } catch (error) {
+      if (signal.aborted) return undefined;
+      throw error; // E_CONFIG: settings that cannot work
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Lets running handlers finish (up to consumer.shutdownTimeout); gives up on the rest. */
+  async function drain(dispatcher: Dispatcher, gaveUp: AbortController): Promise<void> {
+    const stillRunning = await dispatcher.close(settings.shutdownTimeout);
+    if (stillRunning === 0) return;
+    gaveUp.abort();
+    logger.warn(
+      `shutting down: ${stillRunning} handler(s) still running after consumer.shutdownTimeout (${settings.shutdownTimeout} s); ` +
+        'their messages stay unacked and the broker will redeliver them',
+    );
   }
 
   return {
@@ -188,15 +169,21 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
 /** A session that delivered nothing and ended sooner than this after connecting counts toward the backoff. */
 const SHORT_LIVED_S = 10;
 
-/** A promise that resolves (undefined) when `signal` aborts, and a way to drop its listener. */
-function whenAborted(signal: AbortSignal): { promise: Promise<undefined>; dispose(): void } {
+const STOPPED = Symbol('stopped');
+
+/** How `session` ended (its reason, undefined for a clean close), or STOPPED if `signal` aborted first. */
+async function endOf(session: StompSession, signal: AbortSignal): Promise<OutboxError | undefined | typeof STOPPED> {
+  if (signal.aborted) return STOPPED;
   let onAbort = (): void => {};
-  const promise = new Promise<undefined>((resolve) => {
-    onAbort = () => resolve(undefined);
-    if (signal.aborted) resolve(undefined);
-    else signal.addEventListener('abort', onAbort, { once: true });
+  const stopped = new Promise<typeof STOPPED>((resolve) => {
+    onAbort = () => resolve(STOPPED);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
-  return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+  try {
+    return await Promise.race([session.closed, stopped]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 function summary(c: ConsumerStats): string {

@@ -1,0 +1,106 @@
+/**
+ * One broker connection's share of consuming: the subscription on it, and the settling of the messages it
+ * delivered. A message can only be ACKed or NACKed on the connection that delivered it, while that
+ * connection (and, on RabbitMQ, its subscription) lives; after that the broker redelivers it, so `settle`
+ * answers false and the delivery ends `abandoned`.
+ */
+import type { Logger } from '../log/logger.js';
+import type { StompMessage, StompSession, Subscription } from '../stomp/types.js';
+import type { Dispatcher } from './dispatch.js';
+import type { ConsumerStats } from './types.js';
+
+export interface AttachOptions {
+  destination: string;
+  headers: Record<string, string>;
+  /** The same on every connection, so the broker sees one consumer coming back. */
+  subscriptionId: string;
+  dispatcher: Dispatcher;
+  counts: ConsumerStats;
+  logger: Logger;
+  /** Aborted when shutdown stops waiting for handlers: their database retries give up too. */
+  gaveUp: AbortSignal;
+}
+
+export interface Attachment {
+  readonly session: StompSession;
+  /** Whether any message came on this connection (one that ended without any counts toward the backoff). */
+  readonly deliveredAny: boolean;
+  /**
+   * Subscribes. Resolves false when the connection had already ended (an ERROR, a heart-beat loss or a
+   * close right after CONNECTED): the caller reconnects, as for any other lost connection. Throws only
+   * for a SUBSCRIBE that cannot be sent on a live connection (a bug, not the broker).
+   */
+  subscribe(): Promise<boolean>;
+  /** The connection ended: nothing more is settled on it, and handlers' database waits for it give up. */
+  lost(): void;
+  /** Shutdown, after the drain: stops settling, then UNSUBSCRIBE and DISCONNECT. */
+  close(): Promise<void>;
+}
+
+export function attach(session: StompSession, options: AttachOptions): Attachment {
+  const { dispatcher, counts, logger } = options;
+  const gone = new AbortController();
+  const abandoned = AbortSignal.any([gone.signal, options.gaveUp]);
+  let live = true;
+  let deliveredAny = false;
+  let subscription: Subscription | undefined;
+
+  const onMessage = (message: StompMessage): void => {
+    counts.received++;
+    deliveredAny = true;
+    if (!dispatcher.accepting) {
+      // Not acked: the broker redelivers it once this connection closes.
+      logger.debug(`shutting down: leaving message ${message.headers['message-id'] ?? ''} for redelivery`);
+      return;
+    }
+    dispatcher.push({
+      message,
+      abandoned,
+      settle(kind) {
+        if (!live) return false;
+        if (kind === 'ack') session.ack(message);
+        else session.nack(message, { requeue: 'false' });
+        return true;
+      },
+    });
+  };
+
+  return {
+    session,
+    get deliveredAny() {
+      return deliveredAny;
+    },
+    async subscribe() {
+      try {
+        subscription = session.subscribe(options.destination, options.headers, onMessage, options.subscriptionId);
+        return true;
+      } catch (error) {
+        // Whatever the reason the connection ended (its code varies: ERROR, heart-beat, protocol, close),
+        // an ended connection is the broker's doing and means reconnect.
+        if (await hasEnded(session)) return false;
+        throw error;
+      }
+    },
+    lost() {
+      live = false;
+      gone.abort();
+    },
+    async close() {
+      // Only now, after the drain: on RabbitMQ a message cannot be acked once its subscription is gone.
+      live = false;
+      await subscription?.unsubscribe().catch(() => {});
+      await session.disconnect().catch(() => {});
+    },
+  };
+}
+
+/**
+ * Whether `session` has ended. A session resolves `closed` in the same step that ends it, so an ended one
+ * answers within the current microtasks, before the next turn of the event loop.
+ */
+function hasEnded(session: StompSession): Promise<boolean> {
+  return Promise.race([
+    session.closed.then(() => true),
+    new Promise<boolean>((resolve) => setImmediate(() => resolve(false))),
+  ]);
+}
