@@ -36,11 +36,17 @@ export function createSubscriptions(options: {
       for (const name in headers) if (name !== 'destination' && name !== 'id' && name !== 'receipt') frameHeaders[name] = headers[name]!;
       // A receipt tells the caller when the broker has set the subscription up (queue declared, bound).
       const confirmed = receipts.expect('SUBSCRIBE', destination);
-      frameHeaders.receipt = confirmed.id;
-      writeFrame('SUBSCRIBE', frameHeaders);
-      active.set(subId, { destination, onMessage });
       // Whoever ignores `ready` must not get an unhandled rejection when the connection fails.
       confirmed.done.catch(() => {});
+      frameHeaders.receipt = confirmed.id;
+      try {
+        writeFrame('SUBSCRIBE', frameHeaders);
+      } catch (error) {
+        // Never written (a header that cannot be encoded): no RECEIPT will come, so no timeout may fire either.
+        receipts.cancel(confirmed.id);
+        throw error;
+      }
+      active.set(subId, { destination, onMessage });
       let unsubscribing: Promise<void> | undefined;
       return {
         id: subId,
