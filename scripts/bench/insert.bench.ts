@@ -1,12 +1,19 @@
 /**
  * Capture cost: transactions per second of an outbox insert (one business row + two outbox rows, what
  * `insert<Model>WithOutbox` does) beside a plain Drizzle insert of the same business row in its own
- * transaction (the ceiling), on a fresh database, in the same run. Rounds alternate plain/outbox so drift
- * on a noisy machine hits both; figures are medians over rounds, and the ratio is the median of the
- * ratios of adjacent plain/outbox rounds (robust to the machine getting faster or slower mid-run). Serial (one connection) and 10 in
- * parallel. Target: the outbox costs less than 2× the plain insert (ratio = plain tx/s ÷ outbox tx/s).
- * A third, informational variant runs the outbox insert with the NOTIFY trigger dropped, to show what the
- * relay's wake-up costs: Postgres serialises the commits of transactions that NOTIFY.
+ * transaction (the ceiling), on a fresh database, in the same run. Rounds rotate the variants so drift
+ * on a noisy machine hits all; figures are medians over rounds, and a ratio is the median of the ratios of
+ * adjacent plain/outbox rounds (robust to the machine getting faster or slower mid-run). Serial (one
+ * connection) and 10 in parallel. Target: the outbox costs less than 2× the plain insert (ratio = plain tx/s
+ * ÷ outbox tx/s).
+ *
+ * The insert trigger NOTIFYs only while a relay is listed as asleep (docs/wake.md), and Postgres serialises
+ * the commits of transactions that NOTIFY, so the outbox insert is measured in both states:
+ * - `outbox`: no relay asleep (the idle table holds only an expired listing) — the state under load, when
+ *   relays are busy or polling a trickle;
+ * - `outbox, relay asleep`: a live listing, so every insert NOTIFYs — what a quiet system pays, per commit.
+ * A LISTEN session is open throughout, as a relay's would be. A fourth, informational variant drops the
+ * trigger, to show what is left of its cost when nobody is asleep (one look at the idle table per statement).
  *
  *   npm run bench -- insert     # BENCH_INSERT_SECONDS (per round, default 1), BENCH_INSERT_ROUNDS (default 9)
  */
@@ -26,22 +33,30 @@ const model = {
 const target = { name: 'order' };
 const values = () => ({ total: '123.45', note: 'x'.repeat(60) });
 
-type Variant = 'plain' | 'outbox' | 'quiet';
-const VARIANTS: Variant[] = ['plain', 'outbox', 'quiet'];
+type Variant = 'plain' | 'outbox' | 'asleep' | 'quiet';
+const VARIANTS: Variant[] = ['plain', 'outbox', 'asleep', 'quiet'];
 const outboxInsert = (t: TestDatabase) => t.db.transaction((tx) => insertWithOutbox(tx, model, values(), target));
 const runOne: Record<Variant, (t: TestDatabase) => Promise<unknown>> = {
   plain: (t) => t.db.transaction((tx) => tx.insert(orders).values(values()).returning()),
   outbox: outboxInsert,
+  asleep: outboxInsert,
   quiet: outboxInsert,
 };
 const TRIGGER = 'CREATE TRIGGER outbox_published_notify AFTER INSERT ON outbox_published FOR EACH STATEMENT EXECUTE FUNCTION outbox_published_notify()';
+const RELAY = '00000000-0000-4000-8000-000000000001';
 
 /** Transactions per second of `variant` with `parallel` loops for SECONDS. */
 async function round(t: TestDatabase, variant: Variant, parallel: number): Promise<number> {
   if (variant === 'quiet') await t.sql`drop trigger outbox_published_notify on outbox_published`;
+  // A relay asleep lists itself; otherwise only a listing that expired (a relay that went busy or died).
+  const expiresIn = variant === 'asleep' ? '1 hour' : '-1 second';
+  await t.sql`insert into outbox_published_idle values (${RELAY}, now() + ${expiresIn}::interval)
+    on conflict (relay_id) do update set expires_at = excluded.expires_at`;
+  const before = notified.count;
   try {
     return await measure(t, variant, parallel);
   } finally {
+    notifications[variant] += notified.count - before;
     if (variant === 'quiet') await t.sql.unsafe(TRIGGER);
   }
 }
@@ -64,13 +79,25 @@ async function measure(t: TestDatabase, variant: Variant, parallel: number): Pro
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
+const FIGURES: Record<Exclude<Variant, 'plain'>, { figure: string; target?: string }> = {
+  outbox: { figure: 'outbox insert tx/s, no relay asleep (NOTIFY off: the state under load)', target: 'ratio < 2' },
+  asleep: { figure: 'outbox insert tx/s, a relay asleep (NOTIFY on every commit)', target: 'ratio < 2' },
+  quiet: { figure: 'outbox insert tx/s without the trigger (informational)' },
+};
+
 const t = await createTestDatabase();
+// A relay's LISTEN session, open throughout; notifications counted per variant (delivery is asynchronous,
+// so a round may get a few of the round before it).
+const notified = { count: 0 };
+const notifications: Record<Variant, number> = { plain: 0, outbox: 0, asleep: 0, quiet: 0 };
+const { unlisten } = await t.sql.listen('outbox_published', () => void notified.count++);
 try {
   await t.sql.unsafe(schemaSql);
   // Warm up both paths (connections, prepared plans, JIT) before measuring.
   for (const v of ['plain', 'outbox'] as const) for (let i = 0; i < 200; i++) await runOne[v](t);
   for (const parallel of [1, 10]) {
-    const results: Record<Variant, number[]> = { plain: [], outbox: [], quiet: [] };
+    const results: Record<Variant, number[]> = { plain: [], outbox: [], asleep: [], quiet: [] };
+    for (const v of VARIANTS) notifications[v] = 0;
     for (let i = 0; i < ROUNDS; i++) {
       // Rotate the order so that no variant always runs first or last.
       for (let j = 0; j < VARIANTS.length; j++) {
@@ -79,26 +106,30 @@ try {
       }
     }
     const how = parallel === 1 ? 'serial' : `${parallel} in parallel`;
-    for (const v of ['outbox', 'quiet'] as const) {
+    for (const v of ['outbox', 'asleep', 'quiet'] as const) {
       const ratio = median(results.plain.map((p, i) => p / results[v][i]!));
       console.log(
         JSON.stringify({
           bench: 'insert',
-          figure: v === 'outbox' ? `outbox insert tx/s, ${how}` : `outbox insert tx/s without the NOTIFY trigger (informational), ${how}`,
+          figure: `${FIGURES[v].figure}, ${how}`,
           value: r1(median(results[v])),
           unit: 'tx/s',
           ceiling: r1(median(results.plain)),
           ceilingIs: 'plain Drizzle insert of the same row in a transaction, same run',
           ratio: Math.round(ratio * 100) / 100,
-          target: v === 'outbox' ? 'ratio < 2' : undefined,
+          target: FIGURES[v].target,
           rounds: { plain: results.plain.map(r1), [v]: results[v].map(r1) },
           rows: 'one business row + two outbox rows per transaction',
+          notifications: notifications[v],
         }),
       );
     }
   }
   const [row] = await t.sql`select count(*)::int as n from outbox_published`;
   if (!row?.n) throw new Error('the outbox variant wrote no outbox rows');
+  // The states are what they claim: the asleep rounds notified.
+  if (notifications.asleep === 0) throw new Error('no NOTIFY arrived while a relay was listed as asleep');
 } finally {
+  await unlisten();
   await t.drop();
 }
