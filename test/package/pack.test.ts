@@ -130,13 +130,13 @@ test('npm pack, then a fresh project installs the tarball with its peer and tsx'
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), '{ "type": "module" }\n');
   // The quick start's `npm install drizzle-outbox drizzle-orm postgres` + `npm install -D tsx typescript`
-  // (and @types/node, for `process` in app.ts), at the versions this repository is tested with.
+  // (and @types/node, for `process` in app.ts), at the versions this repository is tested with: npm's cache
+  // has them after `npm ci`.
+  const ours = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const versions: Record<string, string> = { ...ours.dependencies, ...ours.devDependencies, ...ours.peerDependencies };
+  const packages = ['drizzle-orm', 'postgres', 'tsx', 'typescript', '@types/node'].map((name) => `${name}@${versions[name]}`);
   const started = Date.now();
-  const install = sh(
-    'npm',
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball), 'drizzle-orm@0.45.4', 'postgres@3.4.9', 'tsx@4.23.15', 'typescript@5.9.3', '@types/node@20.19.43'],
-    { timeout: 100_000 },
-  );
+  const install = sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball), ...packages], { timeout: 100_000 });
   assert.is(install.code, 0, install.output);
   console.log(`   npm install: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   assert.ok(existsSync(join(app, 'node_modules/.bin/outbox')), 'the outbox binary is linked');
