@@ -21,6 +21,10 @@ import { performance } from 'node:perf_hooks';
 import { insertWithOutbox } from '../../src/publish/model.js';
 import { orders, schemaSql } from '../../test/fixtures/capture/schema.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.js';
+import { testConfig } from '../../test/relay/rows.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { createRelay } from '../../src/relay/relay.js';
+import { waitFor } from '../../test/helpers/broker.js';
 
 const SECONDS = Number(process.env.BENCH_INSERT_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_INSERT_ROUNDS ?? 9);
@@ -61,6 +65,9 @@ async function round(t: TestDatabase, variant: Variant, parallel: number): Promi
   }
 }
 
+/** Commits counted by `measure` (for the share that notified). */
+let commits = 0;
+
 async function measure(t: TestDatabase, variant: Variant, parallel: number): Promise<number> {
   const until = performance.now() + SECONDS * 1000;
   let done = 0;
@@ -73,7 +80,59 @@ async function measure(t: TestDatabase, variant: Variant, parallel: number): Pro
       }
     }),
   );
+  commits += done;
   return done / ((performance.now() - started) / 1000);
+}
+
+/**
+ * Informational: 10 writers with a real relay running (default settings, sending to RabbitMQ), rounds
+ * alternating with plain ones, so the relay falls asleep between rounds and has to decide, under load,
+ * whether producers should notify it. Reports the share of outbox commits that sent a NOTIFY. The relay's
+ * own CPU shares this 2-core machine with the writers and Postgres, which the ratio also pays.
+ */
+async function withRelay(t: TestDatabase, parallel: number, alwaysNotify: boolean): Promise<void> {
+  await t.sql`delete from outbox_published`;
+  await t.sql`delete from outbox_published_idle`;
+  const [{ def }] = (await t.sql`select pg_get_functiondef('outbox_published_notify'::regproc) as def`) as unknown as [{ def: string }];
+  // The trigger before docs/wake.md (drizzle/0001): a NOTIFY on every insert, asleep or not.
+  if (alwaysNotify) await t.sql.unsafe(`create or replace function outbox_published_notify() returns trigger language plpgsql as $$ begin perform pg_notify('outbox_published', ''); return null; end $$`);
+  const relay = createRelay({ db: t.db, config: testConfig(t.url, { relay: { pollInterval: 1 } }), logger: silentLogger });
+  const running = relay.run();
+  const plain: number[] = [];
+  const outbox: number[] = [];
+  let notifiedCommits = 0;
+  let outboxCommits = 0;
+  try {
+    for (let i = 0; i < Math.max(3, Math.ceil(ROUNDS / 2)); i++) {
+      plain.push(await measure(t, 'plain', parallel));
+      // Asleep before the writers start: the first commits notify, then it is up to the relay.
+      if (!alwaysNotify) await waitFor(async () => (await t.sql`select 1 from outbox_published_idle where expires_at > now()`).length > 0);
+      else await new Promise((r) => setTimeout(r, 100));
+      const [n0, c0] = [notified.count, commits];
+      outbox.push(await measure(t, 'outbox', parallel));
+      notifiedCommits += notified.count - n0;
+      outboxCommits += commits - c0;
+    }
+  } finally {
+    await relay.stop();
+    await running;
+    await t.sql.unsafe(def);
+  }
+  const [left] = await t.sql`select count(*)::int as n from outbox_published where status <> 'sent'`;
+  console.log(
+    JSON.stringify({
+      bench: 'insert',
+      figure: `outbox insert tx/s with a relay running${alwaysNotify ? ', trigger notifying on every insert as before docs/wake.md' : ''} (informational), ${parallel} in parallel`,
+      value: r1(median(outbox)),
+      unit: 'tx/s',
+      ceiling: r1(median(plain)),
+      ceilingIs: 'plain Drizzle insert of the same row in a transaction, same run, relay running',
+      ratio: Math.round(median(plain.map((p, i) => p / outbox[i]!)) * 100) / 100,
+      rounds: { plain: plain.map(r1), outbox: outbox.map(r1) },
+      notifiedShare: Math.round((notifiedCommits / Math.max(1, outboxCommits)) * 1000) / 1000,
+      notSentWhenStopped: left?.n ?? 0,
+    }),
+  );
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -127,6 +186,8 @@ try {
   }
   const [row] = await t.sql`select count(*)::int as n from outbox_published`;
   if (!row?.n) throw new Error('the outbox variant wrote no outbox rows');
+  await withRelay(t, 10, false);
+  await withRelay(t, 10, true);
   // The states are what they claim: the asleep rounds notified.
   if (notifications.asleep === 0) throw new Error('no NOTIFY arrived while a relay was listed as asleep');
 } finally {
