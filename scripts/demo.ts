@@ -28,7 +28,7 @@ import { withCorrelationId } from '../src/publish/correlation.js';
 import { outboxStatus } from '../src/relay/admin.js';
 import { createRelay } from '../src/relay/relay.js';
 import { connect } from '../src/stomp/connect.js';
-import type { StompMessage } from '../src/stomp/types.js';
+import type { StompMessage, StompSession } from '../src/stomp/types.js';
 import demoConfig from '../examples/demo/outbox.config.js';
 import { orders, ordersSql, shipments, shipmentsSql } from '../examples/demo/schema.js';
 
@@ -51,28 +51,32 @@ async function main(): Promise<void> {
   say('drizzle-outbox demo — business rows and their events commit together; a relay moves the events to RabbitMQ;');
   say('a consumer applies each event once, however often it arrives.');
 
-  step(1, 'outbox generate: typed helpers from examples/demo/outbox.config.ts');
-  const { files } = generate({ configPath: CONFIG_PATH, config: demoConfig, runtimeImport: '../../../src/index.js' });
-  const written = await writeGenerated(files);
-  for (const p of [...written.written, ...written.unchanged]) say(`   ${relative(process.cwd(), p)}`);
-  const { insertOrderWithOutbox, updateOrderWithOutbox }: Generated = await import('../examples/demo/outbox/index.js');
-
+  // The embedded database starts (WebAssembly, a second or two) while the generator runs.
   const dir = mkdtempSync(join(tmpdir(), 'outbox-demo-'));
-  const suffix = randomBytes(3).toString('hex');
-  // The demo's own database; the broker from the config or OUTBOX_BROKER_URL. Its queues are auto-delete, so
-  // they vanish when it ends (a real consumer's queue is durable and outlives it).
-  const config = resolveConfig(
-    { ...demoConfig, database: { pglite: dir }, consumer: { ...demoConfig.consumer, queueHeaders: { 'auto-delete': 'true' } } },
-    { OUTBOX_BROKER_URL: process.env.OUTBOX_BROKER_URL },
-  );
   const client = new PGlite(dir);
-  const db = drizzle({ client }) as unknown as OutboxDb;
-  const broker = await connect({ broker: config.broker, logger: silentLogger }).catch((error: Error) => {
-    throw new Error(`cannot reach RabbitMQ STOMP at ${config.broker.hosts.map((h) => `${h.host}:${h.port}`).join(', ')} (${error.message}); run bash scripts/services.sh`);
-  });
+
+  let broker: StompSession | undefined;
   let consumer: Consumer | undefined;
   let consuming: Promise<void> | undefined;
   try {
+    step(1, 'outbox generate: typed helpers from examples/demo/outbox.config.ts');
+    const { files } = generate({ configPath: CONFIG_PATH, config: demoConfig, runtimeImport: '../../../src/index.js' });
+    const written = await writeGenerated(files);
+    for (const p of [...written.written, ...written.unchanged]) say(`   ${relative(process.cwd(), p)}`);
+    const { insertOrderWithOutbox, updateOrderWithOutbox }: Generated = await import('../examples/demo/outbox/index.js');
+
+    const suffix = randomBytes(3).toString('hex');
+    // The demo's own database; the broker from the config or OUTBOX_BROKER_URL. Its queues are auto-delete, so
+    // they vanish when it ends (a real consumer's queue is durable and outlives it).
+    const config = resolveConfig(
+      { ...demoConfig, database: { pglite: dir }, consumer: { ...demoConfig.consumer, queueHeaders: { 'auto-delete': 'true' } } },
+      { OUTBOX_BROKER_URL: process.env.OUTBOX_BROKER_URL },
+    );
+    const db = drizzle({ client }) as unknown as OutboxDb;
+    broker = await connect({ broker: config.broker, logger: silentLogger }).catch((error: Error) => {
+      throw new Error(`cannot reach RabbitMQ STOMP at ${config.broker.hosts.map((h) => `${h.host}:${h.port}`).join(', ')} (${error.message}); run bash scripts/services.sh`);
+    });
+
     step(2, `database: PGlite (Postgres compiled to WebAssembly) in ${dir}`);
     await migrate(db);
     await db.execute(sql.raw(ordersSql));
@@ -188,7 +192,7 @@ async function main(): Promise<void> {
   } finally {
     await consumer?.stop().catch(() => {});
     await consuming?.catch(() => {});
-    await broker.disconnect().catch(() => {});
+    await broker?.disconnect().catch(() => {});
     await client.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
