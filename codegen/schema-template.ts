@@ -18,7 +18,7 @@ export function renderSchema(names: TableNames): string {
 // migration (\`drizzle-kit generate --custom\`) after the one that creates these tables; without it relays
 // still work, by polling.
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 /** Outgoing events: written in your transaction by the helpers and publish(), sent by \`outbox relay\`. */
 export const outboxPublished = pgTable(
@@ -48,17 +48,19 @@ export const outboxPublished = pgTable(
   ],
 );
 
-/** The inbox: ids of messages already handled, the consumer's dedup. */
+/** The inbox: ids of messages already handled, per consumer queue, the consumer's dedup. */
 export const outboxReceived = pgTable(
   '${r}',
   {
-    messageId: text('message_id').primaryKey(),
+    messageId: text('message_id').notNull(),
     destination: text('destination').notNull(),
     body: jsonb('body'),
     headers: jsonb('headers').$type<Record<string, string>>().notNull(),
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    // The consumer's queue, the dedup scope: two consumers of one event each handle it once.
+    queue: text('queue').notNull().default(''),
   },
-  (t) => [index('${r}_received_at_idx').on(t.receivedAt)],
+  (t) => [primaryKey({ columns: [t.messageId, t.queue] }), index('${r}_received_at_idx').on(t.receivedAt)],
 );
 
 /** Last run times of throttled maintenance (retention). */

@@ -40,7 +40,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   const subscriptionId = `outbox-${queue}-${randomUUID().slice(0, 8)}`;
   const ctx: DeliveryContext = {
     handler: options.handler as DeliveryContext['handler'],
-    inbox: inboxStatements(db, createOutboxTables(config.tables)),
+    inbox: inboxStatements(db, createOutboxTables(config.tables), queue),
     logger,
     destination,
     deadLetterQueue: deadLetterQueue(queue),

@@ -4,7 +4,7 @@
  *
  * | what happened                                   | outcome     | frame |
  * |-------------------------------------------------|-------------|-------|
- * | id already in the inbox before delivery         | recorded    | ACK   |
+ * | id already in the inbox (this queue) beforehand | recorded    | ACK   |
  * | save() found the id committed by another one    | duplicate   | ACK   |
  * | payload.nack()                                  | nacked      | NACK  |
  * | handler threw                                   | failed      | NACK  |
@@ -62,7 +62,7 @@ export async function deliver(ctx: DeliveryContext, delivery: Delivery): Promise
   const recorded = await persist('looking the message up in the inbox', () => ctx.inbox.isRecorded(id), delivery.abandoned, logger);
   if (recorded === GAVE_UP) return 'abandoned';
   if (recorded) {
-    logger.info(`message ${id} was already handled: acking it without running the handler`);
+    logger.info(`message ${id} was already handled on queue ${ctx.inbox.queue}: acking it without running the handler`);
     return settle(ctx, delivery, 'ack', 'recorded');
   }
 
@@ -130,7 +130,7 @@ async function decide(ctx: DeliveryContext, delivery: Delivery, id: string, stat
   if (state.saved) {
     // save() only proves an insert ran; ACK only once the row is committed, or a handler that swallowed
     // its own rollback would lose the message.
-    const committed = await persist('checking that the inbox row committed', () => ctx.inbox.isRecorded(id), delivery.abandoned, logger);
+    const committed = await persist('checking that the inbox row committed', () => ctx.inbox.isCommitted(id), delivery.abandoned, logger);
     if (committed === GAVE_UP) return 'abandoned';
     if (committed) return settle(ctx, delivery, 'ack', 'acked', state);
     logger.warn(

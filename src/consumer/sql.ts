@@ -1,7 +1,10 @@
 /**
- * The inbox statements. The inbox is `outbox_received` (name configurable), keyed by `message_id`.
+ * The inbox statements. The inbox is `outbox_received` (name configurable), keyed by `(message_id, queue)`:
+ * the dedup scope is the consumer's queue. Consumers of different queues bound to one topic each handle
+ * a message once; competing consumers of one queue are one logical consumer and share the scope.
+ * Rows with queue '' were recorded before the inbox had scopes; they count for every queue.
  */
-import { eq, getTableName, sql } from 'drizzle-orm';
+import { and, eq, getTableName, inArray, sql } from 'drizzle-orm';
 import type { OutboxTables } from '../db/tables.js';
 import type { OutboxDb, OutboxTx } from '../db/types.js';
 
@@ -13,41 +16,61 @@ export interface InboxRow {
   headers: Record<string, string>;
 }
 
+/** Statements bound to one consumer's queue (its dedup scope). */
 export interface InboxStatements {
+  /** The dedup scope these statements read and write. */
+  readonly queue: string;
   /**
-   * Is the id already recorded (committed)? One primary-key lookup before running a handler, so a plain
-   * redelivery costs no handler call. Only a shortcut: correctness rests on `insertReceived`.
+   * Is the id already recorded (committed) for this queue, or before queues scoped the inbox? One
+   * primary-key probe before running a handler, so a plain redelivery costs no handler call. Only a
+   * shortcut: correctness rests on `insertReceived`.
    */
   isRecorded(messageId: string): Promise<boolean>;
   /**
-   * Records the id inside the handler's transaction. `ON CONFLICT DO NOTHING … RETURNING`: a row back means
-   * this transaction owns the id; none means another one committed it first. A concurrent uncommitted insert
-   * of the same id makes this one wait on the unique index until that transaction ends, so two concurrent
-   * deliveries can never both get a row back (no exists-then-insert race).
+   * Did this queue's row for the id commit? Checked after a handler that saved returns: save() only
+   * proves an insert ran, and a handler may have swallowed its own rollback.
+   */
+  isCommitted(messageId: string): Promise<boolean>;
+  /**
+   * Records the id for this queue inside the handler's transaction. `ON CONFLICT (message_id, queue) DO
+   * NOTHING … RETURNING`: a row back means this transaction owns the id; none means another one committed
+   * it first. A concurrent uncommitted insert of the same key makes this one wait on the primary key until
+   * that transaction ends, so two concurrent deliveries can never both get a row back (no
+   * exists-then-insert race).
    */
   insertReceived(tx: OutboxTx, row: InboxRow): Promise<boolean>;
 }
 
-export function inboxStatements(db: OutboxDb, tables: OutboxTables): InboxStatements {
+export function inboxStatements(db: OutboxDb, tables: OutboxTables, queue: string): InboxStatements {
   const received = tables.received;
-  // Prepared once: the lookup runs for every message.
+  const name = getTableName(received);
+  // Prepared once: the lookup runs for every message. The id leads the key, so both queue values are
+  // found in one index descent.
   const recorded = db
     .select({ one: sql<number>`1` })
     .from(received)
-    .where(eq(received.messageId, sql.placeholder('id')))
+    .where(and(eq(received.messageId, sql.placeholder('id')), inArray(received.queue, [sql.placeholder('queue'), ''])))
     .limit(1)
-    .prepare(`${getTableName(received)}_is_recorded`);
+    .prepare(`${name}_is_recorded`);
+  const committed = db
+    .select({ one: sql<number>`1` })
+    .from(received)
+    .where(and(eq(received.messageId, sql.placeholder('id')), eq(received.queue, sql.placeholder('queue'))))
+    .prepare(`${name}_is_committed`);
 
   return {
+    queue,
     async isRecorded(messageId) {
-      const rows = await recorded.execute({ id: messageId });
-      return rows.length > 0;
+      return (await recorded.execute({ id: messageId, queue })).length > 0;
+    },
+    async isCommitted(messageId) {
+      return (await committed.execute({ id: messageId, queue })).length > 0;
     },
     async insertReceived(tx, row) {
       const rows = await tx
         .insert(received)
-        .values({ messageId: row.messageId, destination: row.destination, body: row.body, headers: row.headers })
-        .onConflictDoNothing()
+        .values({ messageId: row.messageId, queue, destination: row.destination, body: row.body, headers: row.headers })
+        .onConflictDoNothing({ target: [received.messageId, received.queue] })
         .returning({ messageId: received.messageId });
       return rows.length > 0;
     },

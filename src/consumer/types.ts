@@ -40,8 +40,9 @@ export interface Payload<T = unknown> {
   /** True when the broker says it delivered this message before (RabbitMQ's `redelivered` header). */
   readonly redelivered: boolean;
   /**
-   * Records the message id in the inbox within `tx`. Throws `E_DUPLICATE` when it is already recorded
-   * (the transaction must roll back), `E_SETTLED` when the message was already acked or nacked (e.g. after
+   * Records the message id in the inbox within `tx`, for this consumer's queue (the dedup scope: another
+   * queue bound to the same topic records it separately). Throws `E_DUPLICATE` when it is already recorded
+   * for this queue (the transaction must roll back), `E_SETTLED` when the message was already acked or nacked (e.g. after
    * the handler timed out). Calling it twice with the same `tx` is harmless.
    */
   save(tx: OutboxTx): Promise<void>;

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { defaults } from '../config/defaults.js';
 import type { TableNames } from '../config/types.js';
 
@@ -45,16 +45,24 @@ export function createOutboxTables(names: TableNames = defaults.tables) {
   const received = pgTable(
     names.received,
     {
-      // The dedup key: cap-msg-id, else dop-msg-id, else message-id. Unique, so two concurrent
-      // deliveries race on the index, not on an exists-then-insert.
-      messageId: text('message_id').primaryKey(),
+      // The dedup key: cap-msg-id, else dop-msg-id, else message-id.
+      messageId: text('message_id').notNull(),
       destination: text('destination').notNull(),
       // Parsed JSON, or the raw text as a JSON string when the body was not JSON.
       body: jsonb('body'),
       headers: jsonb('headers').$type<Record<string, string>>().notNull(),
       receivedAt: timestamptz('received_at').notNull().defaultNow(),
+      // The consumer's queue: the dedup scope. Two consumers of one event (queues orders-email and
+      // orders-stats) each handle it once; competing consumers of one queue share the scope. '' marks
+      // rows recorded before the inbox had scopes (they count for every queue).
+      queue: text('queue').notNull().default(''),
     },
-    (t) => [index(`${names.received}_received_at_idx`).on(t.receivedAt)],
+    (t) => [
+      // Unique per scope, so two concurrent deliveries race on the index, not on an exists-then-insert.
+      // The id first: every lookup has it, and one descent finds its rows of this queue and of ''.
+      primaryKey({ columns: [t.messageId, t.queue] }),
+      index(`${names.received}_received_at_idx`).on(t.receivedAt),
+    ],
   );
 
   const maintenance = pgTable(names.maintenance, {

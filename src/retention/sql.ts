@@ -38,8 +38,9 @@ export function createRetentionStatements(db: OutboxDb, tables: TableNames) {
               where ${published.status} = 'sent' and ${published.sentAt} < ${age}
               order by ${published.sentAt} limit ${limit})
             returning 1 as gone`
-          : sql`delete from ${received} where ${received.messageId} in (
-              select ${received.messageId} from ${received}
+          : // By the whole key: one id has a row per consumer queue, and those age apart.
+            sql`delete from ${received} where (${received.messageId}, ${received.queue}) in (
+              select ${received.messageId}, ${received.queue} from ${received}
               where ${received.receivedAt} < ${age}
               order by ${received.receivedAt} limit ${limit})
             returning 1 as gone`;

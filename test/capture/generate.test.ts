@@ -98,6 +98,7 @@ function describeTable(table: PgTable) {
     })),
     indexes: c.indexes.map((i) => ({ name: i.config.name, columns: i.config.columns.map((x) => (x as { name: string }).name), where: !!i.config.where })),
     checks: c.checks.map((k) => k.name),
+    primaryKeys: c.primaryKeys.map((k) => ({ name: k.getName(), columns: k.columns.map((x) => x.name) })),
   };
 }
 
@@ -140,17 +141,45 @@ function kitGenerate(out: string, upTo: number) {
   return { created: readdirSync(out).filter((f) => f.endsWith('.sql') && !kept.some((e) => f === `${e.tag}.sql`)), kit };
 }
 
-test('drizzle-kit generate over schema.ts gives exactly the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql)', () => {
+/** The statements of a migration, without comments (drizzle-kit comments out what it cannot write). */
+const statements = (text: string) =>
+  text
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .split('--> statement-breakpoint')
+    .map((chunk) => chunk.split('\n').filter((line) => !line.trimStart().startsWith('--')).join('\n').trim())
+    .filter(Boolean);
+
+test('drizzle-kit generate over schema.ts gives the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql, 0004_inbox_queue_scope.sql)', () => {
   // 0001 and 0003 are custom (trigger, UNLOGGED): drizzle-kit cannot say them, outbox-trigger.sql carries them.
+  const shipped = (tag: string) => readFileSync(join(ROOT, `drizzle/${tag}.sql`), 'utf8');
+  const idle = shipped('0002_relay_idle');
+  // 0004 as drizzle-kit writes it: the new key before the column it needs, and the old key's drop commented out.
+  const afterIdle = kitGenerate(join(WORK, 'kit-4'), 4);
+  assert.equal(afterIdle.created, ['0004_next.sql']);
+  const kitScope = statements(readFileSync(join(WORK, 'kit-4', '0004_next.sql'), 'utf8'));
+  assert.is(kitScope.length, 2, kitScope.join('\n'));
+  assert.match(kitScope[0]!, /^ALTER TABLE "outbox_received" ADD CONSTRAINT "outbox_received_message_id_queue_pk" PRIMARY KEY\("message_id","queue"\);$/);
+  assert.match(kitScope[1]!, /^ALTER TABLE "outbox_received" ADD COLUMN "queue" text DEFAULT '' NOT NULL;$/);
+  // Shipped, edited by hand: the column first, then the old key (Postgres named it <table>_pkey) swapped for the new.
+  assert.equal(statements(shipped('0004_inbox_queue_scope')), [kitScope[1], 'ALTER TABLE "outbox_received" DROP CONSTRAINT "outbox_received_pkey";', kitScope[0]]);
+
   const fromScratch = kitGenerate(join(WORK, 'kit-0'), 0);
   assert.equal(fromScratch.created, ['0000_next.sql']);
   const init = readFileSync(join(WORK, 'kit-0', '0000_next.sql'), 'utf8');
-  const idle = readFileSync(join(ROOT, 'drizzle/0002_relay_idle.sql'), 'utf8');
-  // From nothing, drizzle-kit writes all four tables in one file (alphabetical: the idle table after outbox_published).
-  assert.fixture(init, readFileSync(join(ROOT, 'drizzle/0000_init.sql'), 'utf8').replace('CREATE TABLE "outbox_received"', `${idle.trimEnd()}\n--> statement-breakpoint\nCREATE TABLE "outbox_received"`));
+  // From nothing, drizzle-kit writes all four tables in one file (alphabetical: the idle table after
+  // outbox_published), the inbox as 0004 leaves it.
+  const expected = shipped('0000_init')
+    .replace('CREATE TABLE "outbox_received"', `${idle.trimEnd()}\n--> statement-breakpoint\nCREATE TABLE "outbox_received"`)
+    .replace('"message_id" text PRIMARY KEY NOT NULL', '"message_id" text NOT NULL')
+    .replace(
+      '"received_at" timestamp with time zone DEFAULT now() NOT NULL\n);',
+      `"received_at" timestamp with time zone DEFAULT now() NOT NULL,\n\t"queue" text DEFAULT '' NOT NULL,\n\tCONSTRAINT "outbox_received_message_id_queue_pk" PRIMARY KEY("message_id","queue")\n);`,
+    );
+  assert.fixture(init, expected);
   const afterInit = kitGenerate(join(WORK, 'kit-2'), 2);
   assert.equal(afterInit.created, ['0002_next.sql']);
-  assert.fixture(readFileSync(join(WORK, 'kit-2', '0002_next.sql'), 'utf8'), idle);
+  const afterInitSql = readFileSync(join(WORK, 'kit-2', '0002_next.sql'), 'utf8');
+  assert.equal(statements(afterInitSql), [...statements(idle), ...kitScope], 'the idle table, then the inbox change');
   const afterAll = kitGenerate(join(WORK, 'kit-all'), Infinity);
   assert.equal(afterAll.created, [], 'the shipped migrations already make schema.ts: nothing to generate');
 });

@@ -19,7 +19,7 @@ test.before(async () => {
 });
 test.after(async () => t?.drop());
 
-const inbox = () => inboxStatements(t.db, createOutboxTables());
+const inbox = (queue = 'orders') => inboxStatements(t.db, createOutboxTables(), queue);
 const init = (messageId: string, body: unknown = { n: 1 }) => ({
   body,
   headers: { 'dop-msg-id': messageId, destination: '/topic/x' },
@@ -154,6 +154,39 @@ test('if the first transaction rolls back, the waiting delivery takes over', asy
   await runB;
   assert.ok(b.state.saved);
   assert.not.ok(b.state.duplicate);
+});
+
+test('the dedup scope is the queue: another queue saves the same id once, and only once', async () => {
+  const email = createPayload(init('q-1'), inbox('orders-email'));
+  await t.db.transaction((tx) => email.payload.save(tx));
+  assert.ok(await inbox('orders-email').isRecorded('q-1'));
+  assert.not.ok(await inbox('orders-stats').isRecorded('q-1'), 'recorded for orders-email only');
+
+  const stats = createPayload(init('q-1'), inbox('orders-stats'));
+  await t.db.transaction((tx) => stats.payload.save(tx));
+  assert.ok(stats.state.saved);
+  assert.not.ok(stats.state.duplicate);
+  assert.ok(await inbox('orders-stats').isCommitted('q-1'));
+
+  const again = createPayload(init('q-1'), inbox('orders-stats'));
+  let caught: unknown;
+  try {
+    await t.db.transaction((tx) => again.payload.save(tx));
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(isOutboxError(caught, 'E_DUPLICATE'), 'a second delivery on the same queue is still a duplicate');
+  const rows = await t.sql`select queue from outbox_received where message_id = 'q-1' order by queue`;
+  assert.equal(rows.map((r) => r.queue), ['orders-email', 'orders-stats']);
+});
+
+test("a row recorded before the inbox had queues (queue '') counts as recorded for every queue", async () => {
+  await t.sql`insert into outbox_received (message_id, destination, body, headers) values ('old-1', '/topic/x', '{}', '{}')`;
+  const [{ queue }] = (await t.sql`select queue from outbox_received where message_id = 'old-1'`) as unknown as [{ queue: string }];
+  assert.is(queue, '', "the column's default, as the migration gives existing rows");
+  assert.ok(await inbox('orders-email').isRecorded('old-1'));
+  assert.ok(await inbox('orders-stats').isRecorded('old-1'));
+  assert.not.ok(await inbox('orders-email').isCommitted('old-1'), "the commit check looks at the queue's own row");
 });
 
 test('save() after the message was settled throws E_SETTLED, so late effects roll back', async () => {

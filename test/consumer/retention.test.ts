@@ -22,14 +22,18 @@ test('a running consumer deletes inbox rows older than retention.days, in batche
     select 'old-' || i, '/topic/x', '{}', '{}', now() - interval '31 days' from generate_series(1, 25) i`;
   await t.sql`insert into outbox_received (message_id, destination, body, headers, received_at)
     values ('recent', '/topic/x', '{}', '{}', now() - interval '29 days')`;
+  // One id in two scopes (two queues bound to one topic): only the old row goes, not the other queue's.
+  await t.sql`insert into outbox_received (message_id, queue, destination, body, headers, received_at) values
+    ('shared', 'orders-email', '/topic/x', '{}', '{}', now() - interval '31 days'),
+    ('shared', 'orders-stats', '/topic/x', '{}', '{}', now() - interval '1 day')`;
   const config = testConfig(t.url);
   config.retention.batchSize = 10;
   const { consumer, running } = startConsumer({ db: t.db, config, handler: () => {}, destination: `/topic/${queue}`, queue });
-  await waitFor(async () => (await t.sql`select count(*)::int as n from outbox_received`)[0]!.n === 1, 10_000);
+  await waitFor(async () => (await t.sql`select count(*)::int as n from outbox_received where received_at < now() - interval '30 days'`)[0]!.n === 0, 10_000);
   await consumer.stop();
   await running;
-  const left = await t.sql`select message_id from outbox_received`;
-  assert.equal(left.map((r) => r.message_id), ['recent']);
+  const left = await t.sql`select message_id, queue from outbox_received order by message_id`;
+  assert.equal(left.map((r) => [r.message_id, r.queue]), [['recent', ''], ['shared', 'orders-stats']]);
   const runs = await t.sql`select task from outbox_maintenance`;
   assert.equal(runs.map((r) => r.task), ['retention:outbox_received'], 'the consumer tidies the inbox only');
 });
