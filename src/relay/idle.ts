@@ -8,8 +8,9 @@
  *   busy      the claim was full: claim again at once. Not listed: producers don't notify.
  *   trickle   rows keep coming, a few per claim: look again every TICK_MS. Not listed.
  *   asleep    nothing came for QUIET_TICKS looks: listed in the idle table, so the insert trigger notifies;
- *             sleep until a NOTIFY or relay.pollInterval. Wake-ups that keep coming faster than TICK_MS
- *             (QUICK_WAKES in a row) mean the rows trickle: unlist and poll instead.
+ *             sleep until a NOTIFY or relay.pollInterval. When the NOTIFYs bring more than TRICKLE_RATE
+ *             rows a second (measured over RATE_WINDOW_MS), their cost to producers starts to show, and
+ *             a poll every TICK_MS finds enough rows each time: unlist and poll instead.
  *
  * Listing has a race: a producer whose trigger ran before the listing was visible sends no NOTIFY. So the
  * relay looks again right after listing (commits before that are seen) and once more TICK_MS later (the
@@ -27,8 +28,10 @@ import type { Wake } from './wake.js';
 export const TICK_MS = 5;
 /** Empty looks in a row before the relay lists itself and sleeps. */
 export const QUIET_TICKS = 3;
-/** Wake-ups in a row, each within TICK_MS of falling asleep, that make an asleep relay poll instead. */
-export const QUICK_WAKES = 2;
+/** Rows a second, arriving through NOTIFYs, above which an asleep relay polls instead. */
+export const TRICKLE_RATE = 500;
+/** The window over which that rate is measured, ms. */
+export const RATE_WINDOW_MS = 20;
 /** A listing lasts 2 × pollInterval + this, seconds: renewed about every pollInterval, never during a sleep. */
 const LISTING_SLACK = 5;
 /** After a failed listing because the table is missing or forbidden, try again this much later, ms. */
@@ -63,7 +66,9 @@ export function createPace(options: PaceOptions): Pace {
   // Local, conservative estimate of when the listing lapses (the database's now() is later than our start).
   let listedUntil = 0;
   let emptyLooks = 0;
-  let quickWakes = 0;
+  // Rows claimed while listed, since windowStart.
+  let windowRows = 0;
+  let windowStart = 0;
   let secondLook = false;
   let listingBlockedUntil = 0;
 
@@ -98,11 +103,15 @@ export function createPace(options: PaceOptions): Pace {
     await statements.unlist(relayId).catch((error: unknown) => logger.debug(`cannot unlist this relay (${describeDbError(error)})`));
   }
 
-  /** Sleeps until a wake-up or the poll; counts wake-ups that came within a tick. */
-  async function sleep(signal: AbortSignal): Promise<void> {
-    const started = Date.now();
-    await wake.wait(pollMs, signal);
-    quickWakes = Date.now() - started < tickMs ? quickWakes + 1 : 0;
+  /** True when the rows claimed while listed came faster than TRICKLE_RATE over the last window. */
+  function trickling(claimed: number): boolean {
+    windowRows += claimed;
+    const elapsed = Date.now() - windowStart;
+    if (elapsed < RATE_WINDOW_MS) return false;
+    const fast = windowRows * 1000 > TRICKLE_RATE * elapsed;
+    windowRows = 0;
+    windowStart = Date.now();
+    return fast;
   }
 
   return {
@@ -113,7 +122,6 @@ export function createPace(options: PaceOptions): Pace {
       if (claimed >= batchSize) {
         // Busy: producers need not notify, the next claim is now.
         emptyLooks = 0;
-        quickWakes = 0;
         return unlist();
       }
       if (!wake.listening || Date.now() < listingBlockedUntil) {
@@ -124,7 +132,8 @@ export function createPace(options: PaceOptions): Pace {
         emptyLooks = claimed > 0 ? 0 : emptyLooks + 1;
         if (emptyLooks < QUIET_TICKS) return wake.wait(tickMs, signal);
         emptyLooks = 0;
-        quickWakes = 0;
+        windowRows = 0;
+        windowStart = Date.now();
         // Quiet: list, then claim again at once, for commits whose trigger ran before the listing was visible.
         if (await list()) {
           secondLook = true;
@@ -137,9 +146,8 @@ export function createPace(options: PaceOptions): Pace {
         secondLook = false;
         return wake.wait(tickMs, signal);
       }
-      if (claimed > 0 && quickWakes >= QUICK_WAKES) {
-        // Woken faster than we would poll: rows trickle. Stop the producers' NOTIFYs and poll every tick.
-        quickWakes = 0;
+      if (trickling(claimed)) {
+        // Rows come fast enough that polling every tick finds some each time: stop the producers' NOTIFYs.
         await unlist();
         return wake.wait(tickMs, signal);
       }
@@ -153,7 +161,7 @@ export function createPace(options: PaceOptions): Pace {
           return;
         }
       }
-      return sleep(signal);
+      return wake.wait(pollMs, signal);
     },
     async stop() {
       await unlist();

@@ -144,6 +144,33 @@ test('a busy relay unlists itself while it drains a backlog, and lists itself ag
   }
 });
 
+test('under a steady stream of commits the relay polls instead of being notified: most commits send no NOTIFY, and every row is sent', async () => {
+  const queue = uniqueName('wake-stream');
+  queues.push(queue);
+  const destination = `/queue/${queue}`;
+  const config = testConfig(t.url, { relay: { pollInterval: 60 } });
+  const relay = createRelay({ db: t.db, config, logger: silentLogger });
+  const running = relay.run();
+  let notifications = 0;
+  const { unlisten } = await listener.listen('outbox_published', () => void notifications++);
+  const ids: string[] = [];
+  try {
+    await waitFor(async () => (await listings()).some((l) => l.live));
+    // 300 commits of 20 rows, one every ~2 ms: far above what is worth a NOTIFY each.
+    for (let i = 0; i < 300; i++) {
+      ids.push(...(await insertRows(t.db, destination, 20)).map((r) => r.id));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const counts = countIds(await readQueue(config, queue, ids.length, { settleMs: 0 }));
+    assert.is(counts.size, ids.length, 'every row arrived (the 60 s poll never had to)');
+    assert.ok(notifications < 300 / 2, `${notifications} of 300 commits notified`);
+  } finally {
+    await unlisten();
+    await relay.stop();
+    await running;
+  }
+});
+
 test('many writers in bursts (some slow to commit) while the relay turns busy, trickling and asleep: every row is sent', async () => {
   const queue = uniqueName('wake-race');
   queues.push(queue);
