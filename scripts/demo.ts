@@ -171,12 +171,12 @@ async function main(): Promise<void> {
     const [shipped] = await db.select({ n: sql<number>`count(*)::int` }).from(shipments);
     say(`   the relay sent it again; shipments: ${shipped!.n} — the handler's effect happened once, the duplicate was acked`);
     await consumer.stop();
-    const stats = consumer.stats();
     await consuming;
+    const stats = consumer.stats();
     const after = await outboxStatus(db, config.tables);
     const inbox = await client.query<{ n: number }>(`select count(*)::int as n from ${config.tables.received}`);
     step(8, `outbox now: ${after.totals.sent} sent, ${after.totals.pending} pending, ${after.totals.failed} failed · inbox: ${inbox.rows[0]!.n} message ids`);
-    const ids = new Set([...billing].map((m) => m.headers['dop-msg-id']));
+    const ids = new Set(billing.map((m) => m.headers['dop-msg-id']));
     const ok =
       handled.length + billing.length === expected && ids.size === billing.length && after.totals.sent === expected &&
       shipped!.n === 1 && stats.acked === handled.length && absorbed() === 1 && inbox.rows[0]!.n === handled.length;
@@ -196,7 +196,6 @@ async function main(): Promise<void> {
     await client.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
-
 }
 
 /** Tables whose name matches `pattern`, in order. */

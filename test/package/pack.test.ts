@@ -5,8 +5,8 @@
  * Uses `dist/` as built by `npm test`. The install uses npm's cache (warm after `npm ci`; `--prefer-offline`
  * still reaches the registry for anything missing) and takes a few seconds.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -17,6 +17,7 @@ import { connect } from '../../src/stomp/connect.js';
 import { deleteQueue, rabbitmqctl, uniqueName, waitFor } from '../helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { readQueue } from '../relay/support.js';
+import { run, startNpx, terminateOutbox, type RunOptions, type Started } from './support.js';
 
 const ROOT = process.cwd();
 const work = mkdtempSync(join(tmpdir(), 'outbox-pack-test-'));
@@ -32,64 +33,14 @@ const broker = config.broker;
 let t: TestDatabase;
 const children: ChildProcess[] = [];
 
-/** The environment a user's shell would have: none of npm's own variables from `npm test`, none of ours. */
-function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^npm_/i.test(k) || k === 'INIT_CWD' || k === 'DATABASE_URL' || k === 'OUTBOX_BROKER_URL') continue;
-    env[k] = v;
-  }
-  return { ...env, NO_COLOR: '1', FORCE_COLOR: '0', ...extra };
-}
+/** A command run to completion in the user's project (or `cwd`). */
+const sh = (command: string, args: string[], options: Omit<RunOptions, 'cwd'> & { cwd?: string } = {}) => run(command, args, { cwd: app, ...options });
 
-/** Runs a command to completion in `cwd` (the user's project unless told). */
-function sh(command: string, args: string[], options: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}) {
-  const r = spawnSync(command, args, {
-    cwd: options.cwd ?? app,
-    env: userEnv(options.env),
-    encoding: 'utf8',
-    timeout: options.timeout ?? 60_000,
-  });
-  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
-}
-
-/** A long-running `npx …` in its own process group (so clean-up can end all of it). */
-function start(args: string[], env: Record<string, string>) {
-  const child = spawn('npx', args, { cwd: app, env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | string>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal ?? -1)));
-  return { child, exited, output: () => out };
-}
-
-/** Child pids of `pid` (Linux /proc). */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after "(comm)": state, ppid, …
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return found;
-}
-
-/**
- * SIGTERM to the `outbox` process itself. `npx` runs it as a grandchild (npm exec → sh -c → node) and does
- * not pass a SIGTERM sent to npm on (npm dies and leaves it running); it does pass the exit code back.
- */
-function terminateOutbox(npx: ChildProcess): void {
-  let pid = npx.pid!;
-  for (let next = childrenOf(pid); next.length > 0; next = childrenOf(pid)) pid = next[0]!;
-  const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-  assert.match(cmdline, /\.bin\/outbox /, `the leaf process of npx is the outbox CLI: ${cmdline}`);
-  process.kill(pid, 'SIGTERM');
+/** A long-running `npx …` in the user's project, ended by test.after if it is still running. */
+function start(args: string[], env: Record<string, string>): Started {
+  const started = startNpx(app, args, env);
+  children.push(started.child);
+  return started;
 }
 
 /** A routing key bound to a queue on amq.topic (what a relayed /topic/ message needs to be kept). */
