@@ -35,6 +35,14 @@ test('DATABASE_URL and OUTBOX_BROKER_URL override the file', () => {
   assert.equal(c.broker.heartbeat, [1000, 0], 'keys the URL does not carry stay from the file');
 });
 
+test("the scheme of OUTBOX_BROKER_URL turns TLS on or off, keeping the file's TLS options", () => {
+  const file = { broker: { tls: { ca: 'CA PEM', servername: 'broker.internal' } } };
+  assert.is(resolveConfig(file, { OUTBOX_BROKER_URL: 'stomp://h:61613' }).broker.tls, false);
+  assert.equal(resolveConfig(file, { OUTBOX_BROKER_URL: 'stomp+ssl://h:61614' }).broker.tls, { ca: 'CA PEM', servername: 'broker.internal' });
+  assert.equal(resolveConfig({}, { OUTBOX_BROKER_URL: 'stomp+ssl://h:61614' }).broker.tls, {});
+  assert.equal(resolveConfig(file, {}).broker.tls, { ca: 'CA PEM', servername: 'broker.internal' });
+});
+
 test('a bad broker URL or number is an E_CONFIG that says what to write', () => {
   for (const bad of ['http://x', 'not a url', '']) {
     try {

@@ -31,7 +31,8 @@ export function parseBrokerUrl(value: string): BrokerConfig {
   if (first!.password) config.passcode = decodeURIComponent(first!.password);
   const path = first!.pathname.replace(/^\//, '');
   config.vhost = path === '' ? '/' : decodeURIComponent(path);
-  if (tls) config.tls = true;
+  // The scheme decides: stomp:// is plain even when the file configures TLS (see resolveConfig).
+  config.tls = tls;
   return config;
 }
 

@@ -50,7 +50,12 @@ export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv 
   validateConfig(config);
   const brokerFromEnv = env.OUTBOX_BROKER_URL ? parseBrokerUrl(env.OUTBOX_BROKER_URL) : {};
   const broker = { ...config.broker, ...brokerFromEnv };
-  const tls = broker.tls === true ? {} : broker.tls || false;
+  // With OUTBOX_BROKER_URL its scheme decides TLS on or off; the file's TLS options (CA, client
+  // certificate) still apply when the URL is stomp+ssl://.
+  const fileTls = typeof config.broker?.tls === 'object' ? config.broker.tls : {};
+  const tls = env.OUTBOX_BROKER_URL
+    ? brokerFromEnv.tls ? fileTls : false
+    : broker.tls === true ? {} : broker.tls || false;
   const url = env.DATABASE_URL || config.database?.url;
 
   const resolved: ResolvedConfig = {
