@@ -11,8 +11,11 @@ export interface FailedSend<R extends { seq: number; destination: string } = { s
 }
 
 export interface Verdict<R> {
-  /** The row's own fault: a failed attempt with backoff (or `failed` at maxAttempts). */
-  blame: Array<{ row: R; message: string }>;
+  /**
+   * The row's own fault: a failed attempt with backoff (or `failed` at maxAttempts). `refused`: the broker
+   * refused the row's destination (an ERROR), so the relay holds that destination's other rows for a while.
+   */
+  blame: Array<{ row: R; message: string; refused?: boolean }>;
   /** The connection failed under the row (disconnect, heart-beat loss): also a failed attempt, per SPEC. */
   retry: Array<{ row: R; message: string }>;
   /** Bystanders of another row's broker ERROR: due again at once, attempt refunded. */
@@ -26,7 +29,7 @@ const PER_SEND: OutboxErrorCode[] = ['E_RECEIPT_TIMEOUT', 'E_INVALID_FRAME', 'E_
  * ERRORs about the connection itself, not about any SEND: an operator's `rabbitmqctl close_connection`,
  * a node shutting down ("AMQP channel died — {shutdown, {connection_closing, {server_initiated_close, 320, …"}).
  */
-const CONNECTION_LEVEL = /connection_closing|server_initiated_close|CONNECTION_FORCED|broker forced connection closure/i;
+export const CONNECTION_LEVEL = /connection_closing|server_initiated_close|CONNECTION_FORCED|broker forced connection closure/i;
 
 /**
  * RabbitMQ names the culprit inside the ERROR text, e.g. "PRECONDITION_FAILED - inequivalent arg
@@ -86,7 +89,7 @@ export function attribute<R extends { seq: number; destination: string }>(failur
   if (culprits.length === 0) culprits = [brokerErrors.reduce((a, b) => (b.row.seq < a.row.seq ? b : a))];
   const cause = errorMessage(culprits[0]!.error);
   for (const f of rest) {
-    if (culprits.includes(f)) verdict.blame.push({ row: f.row, message: errorMessage(f.error) });
+    if (culprits.includes(f)) verdict.blame.push({ row: f.row, message: errorMessage(f.error), refused: true });
     else verdict.release.push({ row: f.row, message: `released: in flight when another send failed (${cause})` });
   }
   return verdict;

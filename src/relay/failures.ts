@@ -5,15 +5,21 @@
  */
 import type { Logger } from '../log/logger.js';
 import { describeDbError } from './db-errors.js';
-import { attribute, type FailedSend } from './attribute.js';
+import { attribute, type FailedSend, type Verdict } from './attribute.js';
 import type { ClaimedRow, RelayStatements, RetryPolicy } from './sql.js';
 
 export interface FailureSink {
   add(row: ClaimedRow, error: unknown): void;
-  /** From now on every failure is our own shutdown: release the rows (attempt kept), blame nobody. */
+  /**
+   * From now on every failure is our own shutdown: release the rows (attempt kept), blame nobody. Failures
+   * added before this call are still judged as they came (a poison row must not dodge its attempt by
+   * failing just before a shutdown).
+   */
   shuttingDown(): void;
   /** Resolves when everything added so far is written (or given up on). */
   flush(): Promise<void>;
+  /** Stop retrying failed writes (the drain's time is up): the rows come back after their lease. */
+  abandon(): void;
 }
 
 const WRITE_TRIES = 5;
@@ -23,11 +29,15 @@ export function createFailureSink(options: {
   policy: RetryPolicy;
   logger: Logger;
   onFailed?(rows: number): void;
+  /** The broker refused this destination (a row of it was blamed for an ERROR). */
+  onRefused?(destination: string): void;
 }): FailureSink {
   const { statements, policy, logger } = options;
-  let collected: FailedSend<ClaimedRow>[] = [];
+  let collected: Array<FailedSend<ClaimedRow> & { atShutdown: boolean }> = [];
   let scheduled = false;
   let stopping = false;
+  let abandoned = false;
+  let wakeUp: (() => void) | undefined;
   let writes: Promise<void> = Promise.resolve();
 
   async function write(what: string, fn: () => Promise<void>): Promise<void> {
@@ -35,12 +45,20 @@ export function createFailureSink(options: {
       try {
         return await fn();
       } catch (error) {
-        if (attempt >= WRITE_TRIES) {
+        if (attempt >= WRITE_TRIES || abandoned) {
           // The rows stay leased: they come back when the lease expires, with the claim's attempt counted.
           logger.error(`cannot record ${what} (${describeDbError(error)}); the rows will be retried after their lease`);
           return;
         }
-        await new Promise((r) => setTimeout(r, 2 ** (attempt - 1) * 500));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, 2 ** (attempt - 1) * 500);
+          function done() {
+            clearTimeout(timer);
+            wakeUp = undefined;
+            resolve();
+          }
+          wakeUp = done;
+        });
       }
     }
   }
@@ -51,14 +69,24 @@ export function createFailureSink(options: {
     return groups;
   }
 
-  async function judge(failures: FailedSend<ClaimedRow>[]): Promise<void> {
-    if (stopping) {
-      const ids = failures.map((f) => f.row.id);
-      logger.info(`${ids.length} sends unconfirmed at shutdown: released for the next relay (they may arrive twice)`);
-      await write('the release of unconfirmed rows', () => statements.release(ids, false, 'relay stopped before the receipt'));
-      return;
-    }
+  /**
+   * Decides at once (so a refused destination is held before the relay reconnects), writes in turn.
+   * Failures added before `shuttingDown()` are judged as they came even if judged after it.
+   */
+  function judge(all: Array<FailedSend<ClaimedRow> & { atShutdown: boolean }>): () => Promise<void> {
+    // Our own shutdown failed these (it destroyed the connection): nobody is to blame.
+    const unconfirmed = all.filter((f) => f.atShutdown).map((f) => f.row);
+    const failures = all.filter((f) => !f.atShutdown);
     const verdict = attribute(failures);
+    for (const { row, refused } of verdict.blame) if (refused) options.onRefused?.(row.destination);
+    return () => record(unconfirmed, verdict);
+  }
+
+  async function record(unconfirmed: ClaimedRow[], verdict: Verdict<ClaimedRow>): Promise<void> {
+    if (unconfirmed.length) {
+      logger.info(`${unconfirmed.length} sends unconfirmed at shutdown: released for the next relay (they may arrive twice)`);
+      await write('the release of unconfirmed rows', () => statements.release(unconfirmed, false, 'relay stopped before the receipt'));
+    }
     for (const [message, rows] of groupByMessage([...verdict.blame, ...verdict.retry])) {
       const given = rows.filter((r) => r.attempts >= policy.maxAttempts);
       const destinations = [...new Set(rows.map((r) => r.destination))].join(', ');
@@ -67,17 +95,17 @@ export function createFailureSink(options: {
         logger.error(`${given.length} row(s) to ${destinations} are now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)`);
         options.onFailed?.(given.length);
       }
-      await write('a failed send', () => statements.fail(rows.map((r) => r.id), message, policy));
+      await write('a failed send', () => statements.fail(rows, message, policy));
     }
     for (const [message, rows] of groupByMessage(verdict.release)) {
       logger.info(`${rows.length} send(s) released for a prompt retry: ${message}`);
-      await write('released rows', () => statements.release(rows.map((r) => r.id), true, null));
+      await write('released rows', () => statements.release(rows, true, null));
     }
   }
 
   return {
     add(row, error) {
-      collected.push({ row, error });
+      collected.push({ row, error, atShutdown: stopping });
       if (scheduled) return;
       scheduled = true;
       // One turn later every receipt of a dead connection has been failed: judge them as one event.
@@ -85,11 +113,15 @@ export function createFailureSink(options: {
         scheduled = false;
         const batch = collected;
         collected = [];
-        writes = writes.then(() => judge(batch));
+        writes = writes.then(judge(batch));
       });
     },
     shuttingDown() {
       stopping = true;
+    },
+    abandon() {
+      abandoned = true;
+      wakeUp?.();
     },
     async flush() {
       while (scheduled) await new Promise((r) => setImmediate(r));

@@ -16,7 +16,9 @@ import { createRetention } from '../retention/retention.js';
 import { backoffSeconds } from '../stomp/backoff.js';
 import type { StompSession } from '../stomp/types.js';
 import { describeDbError, isSchemaMissing } from './db-errors.js';
+import { createBreaker } from './breaker.js';
 import { createFailureSink } from './failures.js';
+import { createLeases } from './leases.js';
 import { createBrokerLink } from './link.js';
 import { createMarker } from './marker.js';
 import { createProgress } from './progress.js';
@@ -77,7 +79,13 @@ export function createRelay(options: RelayOptions): Relay {
     logger,
     policy: { maxAttempts: settings.maxAttempts, base: settings.retryBackoff.base, max: settings.retryBackoff.max },
     onFailed: progress.failed,
+    onRefused: (destination) => {
+      breaker.trip(destination);
+      logger.warn(`the broker refused ${destination}: holding its rows, one probe in ${breaker.holdSeconds(destination).toFixed(1)} s`);
+    },
   });
+  const breaker = createBreaker({ base: settings.retryBackoff.base, max: settings.retryBackoff.max });
+  const leases = createLeases({ extend: statements.extend, leaseSeconds: settings.leaseTimeout, logger });
   const wake = createWake({ db, channel: config.tables.published, logger });
   const pace = createPace({
     statements: createIdleStatements(db, config.tables),
@@ -93,26 +101,107 @@ export function createRelay(options: RelayOptions): Relay {
   let running: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
 
-  function dispatch(session: StompSession, rows: ClaimedRow[]): Promise<void> {
-    return Promise.all(
-      rows.map((row) => {
-        let sent: Promise<void>;
-        try {
-          sent = session.send(row.destination, sendBody(row.body), { headers: sendHeaders(row.headers) });
-        } catch (error) {
-          sent = Promise.reject(error);
+  // Sends handed to the session and not yet settled; a probe waits for none to be left.
+  let outstanding = 0;
+  let quietWaiters: Array<() => void> = [];
+  const quiet = () => (outstanding === 0 ? Promise.resolve() : new Promise<void>((resolve) => quietWaiters.push(resolve)));
+  // While a probe is out, no other send is written: a refusal then has no bystanders.
+  let probing: Promise<void> | undefined;
+
+  /** Sends one row; true once confirmed (then marked), false if it failed (then judged by `failures`). */
+  function sendRow(session: StompSession, row: ClaimedRow): Promise<boolean> {
+    let sent: Promise<void>;
+    try {
+      sent = session.send(row.destination, sendBody(row.body), { headers: sendHeaders(row.headers, row) });
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    outstanding++;
+    return sent
+      .then(
+        () => (marker.add(row.id), true),
+        (error: unknown) => (failures.add(row, error), false),
+      )
+      .finally(() => {
+        if (--outstanding > 0) return;
+        const waiters = quietWaiters;
+        quietWaiters = [];
+        for (const resolve of waiters) resolve();
+      });
+  }
+
+  /** Holds rows of refused destinations (not sent, attempt given back) until their probe is due. */
+  async function hold(rows: ClaimedRow[]): Promise<void> {
+    const byDestination = new Map<string, ClaimedRow[]>();
+    for (const row of rows) byDestination.set(row.destination, [...(byDestination.get(row.destination) ?? []), row]);
+    for (const [destination, group] of byDestination) {
+      // If this fails the rows stay leased and come back after the lease, their attempt counted.
+      await statements.hold(group, breaker.holdSeconds(destination)).catch((error: unknown) => logger.warn(`cannot hold ${group.length} rows to ${destination} (${describeDbError(error)})`));
+    }
+  }
+
+  /**
+   * Sends a claimed batch: rows of a refused destination are held; the first row of a destination whose
+   * hold is over goes alone as its probe (the batch's other rows of that destination wait for its verdict);
+   * the rest goes pipelined. The batch stays leased (and its lease extended) until every row is settled.
+   */
+  async function dispatch(session: StompSession, rows: ClaimedRow[]): Promise<void> {
+    const batch = leases.add(rows);
+    try {
+      while (probing) await probing;
+      const held: ClaimedRow[] = [];
+      const probes: ClaimedRow[] = [];
+      const afterProbe: ClaimedRow[] = [];
+      let ready: ClaimedRow[] = [];
+      const probed = new Set<string>();
+      for (const row of rows) {
+        if (probed.has(row.destination)) {
+          afterProbe.push(row);
+          continue;
         }
-        return sent.then(
-          () => marker.add(row.id),
-          (error: unknown) => failures.add(row, error),
-        );
-      }),
-    ).then(() => marker.settled());
+        const route = breaker.route(row.destination);
+        if (route === 'hold') held.push(row);
+        else if (route === 'send') ready.push(row);
+        else {
+          probes.push(row);
+          probed.add(row.destination);
+        }
+      }
+      const sends: Promise<boolean>[] = [];
+      for (const probe of probes) {
+        if (!link.isLive(session)) {
+          breaker.probed(probe.destination, false);
+          ready.push(probe);
+          continue;
+        }
+        logger.info(`probing ${probe.destination} with one row sent alone`);
+        probing = (async () => {
+          await quiet();
+          const confirmed = await sendRow(session, probe);
+          breaker.probed(probe.destination, confirmed);
+          if (confirmed) logger.info(`${probe.destination} accepted the probe: resuming`);
+        })();
+        await probing;
+        probing = undefined;
+      }
+      for (const row of afterProbe) (breaker.route(row.destination) === 'send' ? ready : held).push(row);
+      const holding = hold(held);
+      if (!link.isLive(session)) {
+        // The connection died under a probe (or before): these were never written. Give them back now.
+        await statements.release(ready, true, null).catch(() => {});
+        ready = [];
+      }
+      for (const row of ready) sends.push(sendRow(session, row));
+      await Promise.all([holding, ...sends]);
+      await marker.settled();
+    } finally {
+      leases.settle(batch);
+    }
   }
 
   async function claim(signal: AbortSignal, dbFailures: { count: number }): Promise<ClaimedRow[] | undefined> {
     try {
-      const rows = await statements.claim(settings.batchSize, settings.leaseTimeout);
+      const rows = await statements.claim(settings.batchSize, settings.leaseTimeout, leases.ids());
       if (dbFailures.count > 0) logger.info('the database is back');
       dbFailures.count = 0;
       return rows;
@@ -134,6 +223,7 @@ export function createRelay(options: RelayOptions): Relay {
       await wake.start();
       progress.start();
       retention.start();
+      leases.start();
       await announce();
       while (!signal.aborted) {
         // Bounded: at most maxBatches leased and not yet marked.
@@ -147,7 +237,7 @@ export function createRelay(options: RelayOptions): Relay {
         if (!rows) continue;
         if (rows.length > 0 && (signal.aborted || !link.alive)) {
           // Claimed but never written: give them straight back, attempt refunded.
-          await statements.release(rows.map((r) => r.id), true, null).catch(() => {});
+          await statements.release(rows, true, null).catch(() => {});
           continue;
         }
         if (rows.length > 0) {
@@ -174,27 +264,37 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 
+  /**
+   * The whole drain takes at most `relay.shutdownTimeout`: receipts may use all but a last quarter (at most
+   * 2 s), kept for writing what happened (marks, failures, releases) and the DISCONNECT. Whatever is not
+   * written by then stays leased and comes back after the lease — even with the database down, shutdown
+   * does not outlast the timeout.
+   */
   async function drain(inflight: Set<Promise<void>>): Promise<void> {
-    const timeout = settings.shutdownTimeout;
+    const timeout = settings.shutdownTimeout * 1000;
+    const deadline = Date.now() + timeout;
+    const left = (reserve = 0) => Math.max(0, deadline - reserve - Date.now());
+    const reserve = Math.min(timeout / 4, 2000);
     // No more claims: producers need not notify this relay any more (bounded: if the database is away, the
     // listing lapses by itself).
-    await within(pace.stop(), 2000);
-    if (inflight.size > 0) logger.info(`stopping: waiting up to ${timeout} s for ${inflight.size} batch(es) in flight`);
-    const settled = await within(Promise.all(inflight), timeout * 1000);
+    await within(pace.stop(), Math.min(2000, left(reserve)));
+    if (inflight.size > 0) logger.info(`stopping: waiting up to ${(left(reserve) / 1000).toFixed(1)} s for ${inflight.size} batch(es) in flight`);
+    const settled = await within(Promise.all(inflight), left(reserve));
     if (!settled) {
       // Unconfirmed sends may or may not have reached the broker: release them (attempt kept) so the next
       // relay resends them now instead of after the lease. The consumer's inbox absorbs a duplicate.
       failures.shuttingDown();
       link.destroy(new OutboxError('E_ABORTED', 'relay stopped before the receipt'));
     }
-    await failures.flush();
-    const marked = await within(marker.flush(), timeout * 1000);
+    if (!(await within(failures.flush(), left()))) failures.abandon();
+    const marked = await within(marker.flush(), left());
     if (!marked) logger.warn(`${marker.backlog} confirmed rows could not be marked sent: they will be sent again after their lease`);
     marker.stop();
-    await Promise.all(inflight);
-    await link.disconnect(Math.max(1, timeout));
+    leases.stop();
+    await within(Promise.all(inflight), left());
+    await link.disconnect(Math.max(100, left()));
     progress.stop();
-    await Promise.all([wake.stop(), retention.stop()]);
+    await within(Promise.all([wake.stop(), retention.stop()]), Math.max(100, left()));
     logger.info(`stopped (${progress.totals.sent.toLocaleString('en-US')} sent, ${progress.totals.failed} failed since start)`);
   }
 

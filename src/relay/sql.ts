@@ -41,6 +41,10 @@ export type RelayStatements = ReturnType<typeof createRelayStatements>;
 export function createRelayStatements(db: OutboxDb, tables: TableNames) {
   const t = createOutboxTables(tables).published;
   const byIds = sql`${t.id} = any(${sql.placeholder('ids')}::uuid[])`;
+  // OWNERSHIP: a claim bumps `attempts`, so (id, attempts as this relay's claim returned them) names this
+  // relay's claim of the row and no other. A relay whose lease ran out (a stalled process, a slow broker)
+  // then cannot fail, release or hold a row another relay has claimed since: its statement matches nothing.
+  const owned = sql`(${t.id}, ${t.attempts}) in (select * from unnest(${sql.placeholder('ids')}::uuid[], ${sql.placeholder('claimed')}::int[]))`;
 
   // CLAIM: the oldest due rows, locked only for this short statement (SKIP LOCKED: concurrent relays take
   // disjoint rows instead of waiting on each other). Pushing next_attempt_at forward is the lease: once
@@ -50,7 +54,15 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
   const due = db
     .select({ id: t.id })
     .from(t)
-    .where(and(sql`${t.status} = 'pending'`, lte(t.nextAttemptAt, sql`now()`)))
+    .where(
+      and(
+        sql`${t.status} = 'pending'`,
+        lte(t.nextAttemptAt, sql`now()`),
+        // Never a row this relay still has in flight (its lease ran out while the receipt is awaited):
+        // taking it again would send it twice from one relay.
+        sql`${t.id} <> all(${sql.placeholder('inflight')}::uuid[])`,
+      ),
+    )
     .orderBy(asc(t.seq))
     .limit(sql.placeholder('limit'))
     .for('update', { skipLocked: true });
@@ -74,7 +86,8 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
 
   // FAIL: a send without receipt. The attempt was counted by the claim; schedule the next one with capped
   // exponential backoff and jitter (per row, in SQL, so one statement serves a whole group), or give up
-  // as `failed` after maxAttempts. The status guard keeps a row that was meanwhile sent as sent.
+  // as `failed` after maxAttempts. The status guard keeps a row that was meanwhile sent as sent; the
+  // ownership guard keeps a row another relay claimed since.
   const fail = db
     .update(t)
     .set({
@@ -84,7 +97,7 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
         ${sql.placeholder('base')}::float8 * power(2, greatest(${t.attempts} - 1, 0)),
         ${sql.placeholder('max')}::float8) * (0.5 + random() * 0.5))`,
     })
-    .where(and(byIds, sql`${t.status} = 'pending'`))
+    .where(and(owned, sql`${t.status} = 'pending'`))
     .prepare('outbox_relay_fail');
 
   // RELEASE: rows claimed but not at fault (never written, or innocent bystanders of another row's broker
@@ -97,8 +110,28 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
       attempts: sql`greatest(${t.attempts} - ${sql.placeholder('refund')}::int, 0)`,
       lastError: sql`coalesce(${sql.placeholder('error')}::text, ${t.lastError})`,
     })
-    .where(and(byIds, sql`${t.status} = 'pending'`))
+    .where(and(owned, sql`${t.status} = 'pending'`))
     .prepare('outbox_relay_release');
+
+  // HOLD: rows of a destination the broker keeps refusing (the relay's circuit breaker is open): not sent,
+  // due again when the breaker lets a probe through, and the claim's attempt given back — the row did
+  // not fail, its destination is paused.
+  const hold = db
+    .update(t)
+    .set({
+      nextAttemptAt: sql`now() + make_interval(secs => ${sql.placeholder('delay')}::float8)`,
+      attempts: sql`greatest(${t.attempts} - 1, 0)`,
+    })
+    .where(and(owned, sql`${t.status} = 'pending'`))
+    .prepare('outbox_relay_hold');
+
+  // EXTEND: rows still awaiting their receipt when their lease nears its end (a slow broker, a full send
+  // window) are leased again, so no relay — this one included — claims and sends them a second time.
+  const extend = db
+    .update(t)
+    .set({ nextAttemptAt: sql`now() + make_interval(secs => ${sql.placeholder('lease')}::float8)` })
+    .where(and(owned, sql`${t.status} = 'pending'`))
+    .prepare('outbox_relay_extend');
 
   // BACKLOG for the progress line: both halves walk the partial index, so they cost O(backlog), never a
   // scan of the sent history. Runs once per progress interval: not worth preparing.
@@ -108,25 +141,40 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
         where ${t.status} = 'pending' order by ${t.seq} limit 1) as oldest_age`;
 
   return {
-    async claim(limit: number, leaseSeconds: number): Promise<ClaimedRow[]> {
-      const rows = (await claim.execute({ limit, lease: leaseSeconds })) as ClaimedRow[];
+    /** `inflight`: ids this relay has claimed and not settled yet (never claimed again meanwhile). */
+    async claim(limit: number, leaseSeconds: number, inflight: string[] = []): Promise<ClaimedRow[]> {
+      const rows = (await claim.execute({ limit, lease: leaseSeconds, inflight })) as ClaimedRow[];
       // UPDATE … RETURNING comes back in no particular order; send in creation order.
       return rows.map((r) => ({ ...r, seq: Number(r.seq) })).sort((a, b) => a.seq - b.seq);
     },
     async markSent(ids: string[]): Promise<void> {
       if (ids.length) await markSent.execute({ ids });
     },
-    async fail(ids: string[], error: string, policy: RetryPolicy): Promise<void> {
-      if (ids.length) await fail.execute({ ids, error: truncate(error), maxAttempts: policy.maxAttempts, base: policy.base, max: policy.max });
+    // The row verbs below take the rows as claimed (id + attempts): they touch only this relay's claim.
+    async fail(rows: Claim[], error: string, policy: RetryPolicy): Promise<void> {
+      if (rows.length) await fail.execute({ ...claims(rows), error: truncate(error), maxAttempts: policy.maxAttempts, base: policy.base, max: policy.max });
     },
-    async release(ids: string[], refund: boolean, error: string | null): Promise<void> {
-      if (ids.length) await release.execute({ ids, refund: refund ? 1 : 0, error: error === null ? null : truncate(error) });
+    async release(rows: Claim[], refund: boolean, error: string | null): Promise<void> {
+      if (rows.length) await release.execute({ ...claims(rows), refund: refund ? 1 : 0, error: error === null ? null : truncate(error) });
+    },
+    async hold(rows: Claim[], delaySeconds: number): Promise<void> {
+      if (rows.length) await hold.execute({ ...claims(rows), delay: delaySeconds });
+    },
+    async extend(rows: Claim[], leaseSeconds: number): Promise<void> {
+      if (rows.length) await extend.execute({ ...claims(rows), lease: leaseSeconds });
     },
     async backlog(): Promise<Backlog> {
       const [row] = rowsOf<{ pending: number; oldest_age: number | null }>(await db.execute(backlog));
       return { pending: Number(row?.pending ?? 0), oldestAge: row?.oldest_age == null ? null : Number(row.oldest_age) };
     },
   };
+}
+
+/** A claim of a row: its id and `attempts` as the claim returned it. */
+export type Claim = Pick<ClaimedRow, 'id' | 'attempts'>;
+
+function claims(rows: Claim[]): { ids: string[]; claimed: number[] } {
+  return { ids: rows.map((r) => r.id), claimed: rows.map((r) => r.attempts) };
 }
 
 /** Broker messages can be long (RabbitMQ quotes whole argument tables); keep last_error readable. */

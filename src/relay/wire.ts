@@ -8,8 +8,18 @@
 /** Headers the client owns: a stored copy must never override them (a stray `receipt` would lose the confirm). */
 const CLIENT_OWNED = new Set(['destination', 'content-length', 'receipt', 'transaction']);
 
-export function sendHeaders(stored: Record<string, unknown> | null | undefined): Record<string, string> {
+/**
+ * `row`: the row's own id and destination, for the identifying headers a row written by hand or by another
+ * tool may lack. Without `dop-msg-id` a consumer cannot deduplicate, so a missing one defaults to the row
+ * id (stable across resends); present headers are never overridden.
+ */
+export function sendHeaders(stored: Record<string, unknown> | null | undefined, row?: { id: string; destination: string }): Record<string, string> {
   const headers: Record<string, string> = {};
+  if (row) {
+    headers['dop-msg-id'] = row.id;
+    headers['dop-msg-destination'] = row.destination;
+    headers['dop-msg-type'] = 'Published';
+  }
   for (const [name, value] of Object.entries(stored ?? {})) {
     if (value === undefined || value === null || CLIENT_OWNED.has(name)) continue;
     headers[name] = typeof value === 'string' ? value : String(value);

@@ -112,3 +112,17 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
   const code = await p.exited;
   return { code, output: p.output() };
 }
+
+/**
+ * Rows a relay gave a failed attempt because its connection dropped under them (not because the broker
+ * refused them): the sum of its "N send(s) to … failed, will retry with backoff: <why>" lines whose reason
+ * is not `refusal`. Other processes sharing the broker may close every connection (a test's
+ * `close_all_connections`); the rows in flight then may arrive twice, and this is how many there can be.
+ */
+export function rowsRetriedOnDrops(log: string, refusal: RegExp = /PRECONDITION_FAILED|ACCESS_REFUSED|NOT_FOUND/): number {
+  let n = 0;
+  for (const m of log.matchAll(/(\d+) send\(s\) to .*? failed, will retry with backoff: (.*)/g)) {
+    if (!refusal.test(m[2]!)) n += Number(m[1]);
+  }
+  return n;
+}
