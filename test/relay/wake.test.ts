@@ -165,7 +165,7 @@ test('under a steady stream of commits the relay polls instead of being notified
     }
     const counts = countIds(await readQueue(config, queue, ids.length, { settleMs: 0 }));
     assert.is(counts.size, ids.length, 'every row arrived (the 60 s poll never had to)');
-    assert.ok(notifications < COMMITS / 2, `${notifications} of ${COMMITS} commits notified`);
+    assert.ok(notifications < COMMITS / 5, `${notifications} of ${COMMITS} commits notified`);
   } finally {
     await unlisten();
     await relay.stop();
