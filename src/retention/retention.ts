@@ -59,15 +59,26 @@ export function createRetention(options: RetentionOptions): Retention {
 
   async function runTarget(target: RetentionTarget, signal: AbortSignal): Promise<number | undefined> {
     const table = tables[target];
-    if (!(await statements.claimRun(retentionTask(table), retention.interval))) return undefined;
+    const claim = await statements.claimRun(retentionTask(table), retention.interval);
+    if (!claim) return undefined;
     let deleted = 0;
-    for (;;) {
-      if (signal.aborted || controller.signal.aborted) break;
-      const gone = await statements.deleteBatch(target, retention.days, retention.batchSize);
-      deleted += gone;
-      if (gone < retention.batchSize) break;
-      // Let other statements in between batches: retention must never starve the send path.
-      await new Promise((r) => setTimeout(r, 10));
+    let finished = false;
+    try {
+      for (;;) {
+        if (signal.aborted || controller.signal.aborted) break;
+        const gone = await statements.deleteBatch(target, retention.days, retention.batchSize);
+        deleted += gone;
+        if (gone < retention.batchSize) {
+          finished = true;
+          break;
+        }
+        // Let other statements in between batches: retention must never starve the send path.
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      // The mark was taken up front (so that one runner of many runs); a run that did not finish gives it
+      // back, so the next check (within 5 min) retries rather than the next interval.
+      if (!finished) await statements.unclaimRun(claim).catch((error: unknown) => logger.warn(`retention of ${table}: cannot reset its last run (${describeDbError(error)}); it runs again after the interval`));
     }
     const what = target === 'published' ? 'sent outbox rows' : 'inbox rows';
     // A run that found nothing is not news; one that deleted rows is.

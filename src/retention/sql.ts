@@ -11,6 +11,13 @@ import { rowsOf, type OutboxDb } from '../db/types.js';
 
 export type RetentionTarget = 'published' | 'received';
 
+/** A claimed retention run: our mark and the one it replaced (timestamps as Postgres text, exact). */
+export interface RunClaim {
+  task: string;
+  ours: string;
+  previous: string | null;
+}
+
 export function createRetentionStatements(db: OutboxDb, tables: TableNames) {
   const { published, received, maintenance } = createOutboxTables(tables);
 
@@ -18,14 +25,31 @@ export function createRetentionStatements(db: OutboxDb, tables: TableNames) {
     /**
      * CLAIM A RUN: records "now" as the last run only if the previous one is older than the interval, in one
      * statement, so of several relays (or consumers) waking at once exactly one gets a row back and runs.
+     * Returns the claim (our mark and the one it replaced, so `unclaimRun` can put it back), or undefined.
      */
-    async claimRun(task: string, intervalSeconds: number): Promise<boolean> {
+    async claimRun(task: string, intervalSeconds: number): Promise<RunClaim | undefined> {
       const result = await db.execute(sql`
+        with previous as (select last_run_at from ${maintenance} where task = ${task})
         insert into ${maintenance} (task, last_run_at) values (${task}, now())
         on conflict (task) do update set last_run_at = now()
           where ${maintenance}.last_run_at <= now() - make_interval(secs => ${intervalSeconds}::float8)
-        returning task`);
-      return rowsOf(result).length > 0;
+        returning task, last_run_at::text as ours, (select last_run_at::text from previous) as previous`);
+      const [row] = rowsOf<{ task: string; ours: string; previous: string | null }>(result);
+      return row ? { task, ours: row.ours, previous: row.previous } : undefined;
+    },
+
+    /**
+     * UNCLAIM: a run that failed or was stopped before it finished puts the previous mark back (or removes
+     * its own if there was none), so the next check retries instead of waiting a whole interval. Only if
+     * the mark is still ours.
+     */
+    async unclaimRun(claim: RunClaim): Promise<void> {
+      await db.execute(
+        claim.previous === null
+          ? sql`delete from ${maintenance} where task = ${claim.task} and last_run_at = ${claim.ours}::timestamptz`
+          : sql`update ${maintenance} set last_run_at = ${claim.previous}::timestamptz
+              where task = ${claim.task} and last_run_at = ${claim.ours}::timestamptz`,
+      );
     },
 
     /** DELETE ONE BATCH of expired rows; returns how many went. */

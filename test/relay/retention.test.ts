@@ -58,4 +58,20 @@ test('targets: a consumer tidies only the inbox', async () => {
   await consumerSide.stop();
 });
 
+test('a run that fails is not recorded: the next check runs it again', async () => {
+  await t.sql`delete from outbox_published`;
+  await t.sql`delete from outbox_maintenance`;
+  await insertBacklog(t.sql, '/topic/a', 10);
+  await t.sql`update outbox_published set status = 'sent', sent_at = now() - interval '40 days'`;
+  // The deletes fail (a trigger refuses them): the run's mark must not stay behind.
+  await t.sql`create function refuse_delete() returns trigger language plpgsql as $$ begin raise exception 'refused for the test'; end $$`;
+  await t.sql`create trigger refuse_delete before delete on outbox_published for each row execute function refuse_delete()`;
+  const r = createRetention({ db: t.db, tables: defaults.tables, retention, targets: ['published'] });
+  assert.equal(await r.maybeRun(), {}, 'the failed run deleted nothing');
+  assert.is((await t.sql`select 1 from outbox_maintenance`).length, 0, 'no last run recorded');
+  await t.sql`drop trigger refuse_delete on outbox_published`;
+  assert.equal(await r.maybeRun(), { published: 10 }, 'retried at the next check, not after the interval');
+  await r.stop();
+});
+
 test.run();
