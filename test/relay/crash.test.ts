@@ -8,7 +8,7 @@ import { maxLeasedBatches } from '../../src/relay/relay.js';
 import { deleteQueue, uniqueName, waitFor } from '../helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { countByStatus, insertBacklog, testConfig } from './rows.js';
-import { countIds, readQueue, spawnCli, writeConfigFile, type RelayProcess } from './support.js';
+import { countIds, readQueue, rowsRetriedOnDrops, spawnCli, writeConfigFile, type RelayProcess } from './support.js';
 
 let t: TestDatabase;
 const queue = uniqueName('relay-crash');
@@ -51,17 +51,16 @@ test('kill -9 mid-batch, restart: all delivered, duplicates only from the killed
 
     const counts = countIds(await readQueue(testConfig(t.url), queue, total, { timeoutMs: 60_000, settleMs: 1000 }));
     assert.is(counts.size, total, 'every row arrived at least once');
-    if (/lost the broker connection/.test(second.output())) {
-      // Another process closed every broker connection meanwhile (a concurrent test's close_all_connections):
-      // rows in flight then may be resent too, so "duplicates only from the killed batches" cannot be checked.
-      console.log('note: the broker connection dropped during the test; checked at-least-once only');
-      return;
-    }
+    // Another process sharing the broker may close every connection meanwhile (a test's
+    // close_all_connections): the rows in flight then get a failed attempt and are sent again, and each
+    // relay logs how many. Those are the only other duplicates there may be, so the bound stays exact.
+    const dropped = rowsRetriedOnDrops(first.output()) + rowsRetriedOnDrops(second.output());
     const duplicated = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
     const strays = duplicated.filter((id) => !leased.has(id));
-    assert.equal(strays, [], 'no duplicate outside what the killed relay had leased');
+    assert.ok(strays.length <= dropped, `${strays.length} duplicates outside what the killed relay had leased (connections dropped under ${dropped} rows)`);
     const [r] = await t.sql`select count(*)::int as n from outbox_published where attempts > 1 and not (id = any(${[...leased]}::uuid[]))`;
-    assert.is(r!.n, 0, 'only the leased rows were claimed again');
+    assert.ok(r!.n <= dropped, `${r!.n} rows outside the leased ones claimed again (connections dropped under ${dropped} rows)`);
+    if (dropped === 0) assert.equal(strays, [], 'no duplicate outside what the killed relay had leased');
   } finally {
     file.remove();
   }
