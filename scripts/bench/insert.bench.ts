@@ -7,7 +7,7 @@
  * connection) and 10 in parallel. Target: the outbox costs less than 2× the plain insert (ratio = plain tx/s
  * ÷ outbox tx/s).
  *
- * The insert trigger NOTIFYs only while a relay is listed as asleep (docs/wake.md), and Postgres serialises
+ * The insert trigger NOTIFYs only while a relay is listed as asleep (README "How relays wake up"), and Postgres serialises
  * the commits of transactions that NOTIFY, so the outbox insert is measured in both states:
  * - `outbox`: no relay asleep (the idle table holds only an expired listing) — the state under load, when
  *   relays are busy or polling a trickle;
@@ -94,7 +94,7 @@ async function withRelay(t: TestDatabase, parallel: number, alwaysNotify: boolea
   await t.sql`delete from outbox_published`;
   await t.sql`delete from outbox_published_idle`;
   const [{ def }] = (await t.sql`select pg_get_functiondef('outbox_published_notify'::regproc) as def`) as unknown as [{ def: string }];
-  // The trigger before docs/wake.md (drizzle/0001): a NOTIFY on every insert, asleep or not.
+  // The trigger before README "How relays wake up" (drizzle/0001): a NOTIFY on every insert, asleep or not.
   if (alwaysNotify) await t.sql.unsafe(`create or replace function outbox_published_notify() returns trigger language plpgsql as $$ begin perform pg_notify('outbox_published', ''); return null; end $$`);
   const relay = createRelay({ db: t.db, config: testConfig(t.url, { relay: { pollInterval: 1 } }), logger: silentLogger });
   const running = relay.run();
@@ -122,7 +122,7 @@ async function withRelay(t: TestDatabase, parallel: number, alwaysNotify: boolea
   console.log(
     JSON.stringify({
       bench: 'insert',
-      figure: `outbox insert tx/s with a relay running${alwaysNotify ? ', trigger notifying on every insert as before docs/wake.md' : ''} (informational), ${parallel} in parallel`,
+      figure: `outbox insert tx/s with a relay running${alwaysNotify ? ', trigger notifying on every insert as before README "How relays wake up"' : ''} (informational), ${parallel} in parallel`,
       value: r1(median(outbox)),
       unit: 'tx/s',
       ceiling: r1(median(plain)),

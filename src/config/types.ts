@@ -60,7 +60,7 @@ export interface TableNames {
   maintenance: string;
   /**
    * Relays asleep waiting for a NOTIFY; the insert trigger notifies only while one is listed (see
-   * docs/wake.md). Default: the published table's name + `_idle` (`outbox_published_idle`).
+   * README "How relays wake up"). Default: the published table's name + `_idle` (`outbox_published_idle`).
    */
   idle: string;
 }

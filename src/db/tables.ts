@@ -76,7 +76,7 @@ export function createOutboxTables(names: TableNames = defaults.tables) {
   // Relays asleep waiting for a NOTIFY. The insert trigger notifies only while a row here has not expired:
   // a NOTIFY serialises the commits of the producers that send it, and a busy relay does not need one.
   // UNLOGGED (a custom migration: drizzle cannot say it): no WAL for the relays' arm/disarm writes, and
-  // emptied by a crash, when every relay was disconnected anyway. See docs/wake.md.
+  // emptied by a crash, when every relay was disconnected anyway. See README "How relays wake up".
   const idle = pgTable(names.idle, {
     // Random per relay run.
     relayId: uuid('relay_id').primaryKey(),
@@ -94,5 +94,5 @@ const standard = createOutboxTables();
 export const outboxPublished = standard.published;
 export const outboxReceived = standard.received;
 export const outboxMaintenance = standard.maintenance;
-/** `outbox_published_idle`: relays asleep waiting for a NOTIFY (see docs/wake.md). */
+/** `outbox_published_idle`: relays asleep waiting for a NOTIFY (see README "How relays wake up"). */
 export const outboxPublishedIdle = standard.idle;

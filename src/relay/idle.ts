@@ -1,5 +1,5 @@
 /**
- * When the relay looks at the table again, and whether producers should NOTIFY it (docs/wake.md).
+ * When the relay looks at the table again, and whether producers should NOTIFY it (README "How relays wake up").
  *
  * A NOTIFY costs the producer that sends it: Postgres holds a database-wide lock from the NOTIFY through the
  * commit's WAL flush, so notifying transactions commit one at a time. It is worth paying only while a relay

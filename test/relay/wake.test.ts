@@ -1,5 +1,5 @@
 /**
- * Wake-ups (docs/wake.md): producers NOTIFY only while a relay is listed as asleep in the idle table; an
+ * Wake-ups (README "How relays wake up"): producers NOTIFY only while a relay is listed as asleep in the idle table; an
  * asleep relay is woken by a commit long before its poll; a busy relay unlists itself; an expired listing
  * stops the notifications; and the race between a listing and a commit never loses a row.
  */
