@@ -1,6 +1,7 @@
 import type { Logger } from '../log/logger.js';
 import { describeDbError, isSchemaMissing } from '../relay/db-errors.js';
 import { OutboxError } from '../errors.js';
+import { sleep } from '../util/sleep.js';
 
 /** Returned by `persist` when the wait was given up (shutdown timeout, lost connection). */
 export const GAVE_UP = Symbol('gave up');
@@ -26,19 +27,4 @@ export async function persist<T>(what: string, fn: () => Promise<T>, signal: Abo
       if (!(await sleep(delay * 1000, signal))) return GAVE_UP;
     }
   }
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (slept: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(slept);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

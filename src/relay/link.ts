@@ -14,6 +14,7 @@ import { backoffSeconds } from '../stomp/backoff.js';
 import { connectWithRetry } from '../stomp/reconnect.js';
 import { CONNECTION_LEVEL } from './attribute.js';
 import type { StompSession } from '../stomp/types.js';
+import { sleep } from '../util/sleep.js';
 
 export interface BrokerLink {
   /** The live session, connecting first if there is none; undefined once `signal` aborts. */
@@ -116,16 +117,3 @@ export function createBrokerLink(options: {
 
 /** A connection that stayed up this long was healthy: the next ERROR starts the reconnect backoff afresh. */
 const HEALTHY_MS = 10_000;
-
-/** Waits `ms`; resolves early when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -27,6 +27,7 @@ import { createIdleStatements } from './idle-sql.js';
 import { createRelayStatements, type ClaimedRow } from './sql.js';
 import { createWake } from './wake.js';
 import { sendBody, sendHeaders } from './wire.js';
+import { sleep } from '../util/sleep.js';
 
 export interface RelayOptions {
   /** A Drizzle database (postgres.js, PGlite, node-postgres) where the outbox table lives. */
@@ -314,20 +315,6 @@ export function createRelay(options: RelayOptions): Relay {
       })());
     },
   };
-}
-
-/** Waits `ms`; resolves early when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** True if `work` settled within `ms` (its rejection counts as settled); the timer never outlives it. */

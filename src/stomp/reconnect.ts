@@ -14,6 +14,7 @@ import { defaultLogger } from '../log/logger.js';
 import { backoffSeconds } from './backoff.js';
 import { connect, type ConnectedSession } from './connect.js';
 import type { ConnectOptions } from './types.js';
+import { sleep } from '../util/sleep.js';
 
 export interface RetryOptions extends ConnectOptions {
   /** Called after each failed attempt, before waiting `delay` seconds (metrics, tests). */
@@ -46,24 +47,9 @@ export async function connectWithRetry(options: RetryOptions): Promise<Connected
       } catch {
         /* an observer must not stop the loop */
       }
-      await sleep(delay * 1000, signal);
+      if (!(await sleep(delay * 1000, signal))) throw abortedError();
     }
   }
 }
 
 const abortedError = (): OutboxError => new OutboxError('E_ABORTED', 'connecting to the broker was aborted');
-
-/** Waits `ms`, or rejects with E_ABORTED as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortedError());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
