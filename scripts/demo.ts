@@ -25,7 +25,7 @@ import { outboxPublished } from '../src/db/tables.js';
 import type { OutboxDb } from '../src/db/types.js';
 import { silentLogger, type Logger } from '../src/log/logger.js';
 import { withCorrelationId } from '../src/publish/correlation.js';
-import { outboxStatus } from '../src/relay/admin.js';
+import { outboxStatus } from '../src/admin/status.js';
 import { createRelay } from '../src/relay/relay.js';
 import { connect } from '../src/stomp/connect.js';
 import type { StompMessage, StompSession } from '../src/stomp/types.js';

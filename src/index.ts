@@ -11,14 +11,15 @@ export { withCorrelationId, currentCorrelationId } from './publish/correlation.j
 export { publish, type PublishMessage } from './publish/publish.js';
 export { insertWithOutbox, updateWithOutbox, type ModelTarget } from './publish/model.js';
 export { writeOutbox, type OutboxDraft, type OutboxTarget } from './publish/write.js';
-export { toJsonBody } from './publish/body.js';
+export { toJsonBody } from './wire/body.js';
 export type { HeadersHook } from './publish/headers.js';
 export type { ModelsOf } from './config/define.js';
 export { validateConfig } from './config/validate.js';
 export { createConsumer } from './consumer/consumer.js';
 export type { Payload, Handler, ConsumerOptions, Consumer, ConsumerStats, Outcome } from './consumer/types.js';
 export { createRelay, type Relay, type RelayOptions } from './relay/relay.js';
-export { outboxStatus, retryFailed, type OutboxStatusReport, type DestinationStatus } from './relay/admin.js';
+export { outboxStatus, type OutboxStatusReport, type DestinationStatus } from './admin/status.js';
+export { retryFailed } from './admin/retry.js';
 export { createProducer, type Producer } from './producer/producer.js';
 export { createRetention, type Retention, type RetentionOptions, type RetentionReport, type RetentionTarget } from './retention/retention.js';
 export { outboxPublishedIdle } from './db/tables.js';

@@ -1,6 +1,6 @@
 import { defineCommand } from 'citty';
 import { openDatabase } from '../db/open.js';
-import { retryFailed } from '../relay/admin.js';
+import { retryFailed } from '../admin/retry.js';
 import { commandConfig, commonArgs } from './common.js';
 
 /** `outbox retry [--failed] [--destination D]`: re-queue failed rows so the relays send them again. */

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { openDatabase } from '../db/open.js';
-import { outboxStatus, type OutboxStatusReport } from '../relay/admin.js';
-import { formatAge } from '../relay/progress.js';
+import { outboxStatus, type OutboxStatusReport } from '../admin/status.js';
+import { formatAge } from '../util/time.js';
 import { commandConfig, commonArgs } from './common.js';
 
 /** `outbox status [--json]`: the outbox at a glance, so nobody needs SQL to see it. */

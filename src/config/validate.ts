@@ -1,6 +1,6 @@
 import { OutboxError } from '../errors.js';
-import { destinationProblem, finalDestination, versionProblem } from '../publish/destination.js';
-import { tableShape } from '../publish/model-body.js';
+import { destinationProblem, finalDestination, versionProblem } from '../wire/destination.js';
+import { tableShape } from '../db/table-shape.js';
 import { defaults, resolveTables } from './defaults.js';
 import type { ModelConfig, OutboxConfig, TableNames } from './types.js';
 

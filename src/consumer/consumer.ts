@@ -7,7 +7,7 @@ import { createOutboxTables } from '../db/tables.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
 import { createRetention } from '../retention/retention.js';
-import { backoffSeconds } from '../stomp/backoff.js';
+import { backoffSeconds } from '../util/backoff.js';
 import { connectWithRetry } from '../stomp/reconnect.js';
 import type { StompSession } from '../stomp/types.js';
 import { attach, type Attachment } from './attachment.js';

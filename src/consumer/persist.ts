@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.js';
-import { describeDbError, isSchemaMissing } from '../relay/db-errors.js';
+import { describeDbError, isSchemaMissing } from '../db/errors.js';
 import { OutboxError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
 

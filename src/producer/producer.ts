@@ -11,11 +11,12 @@ import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import type { OutboxConfig } from '../config/types.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
-import { toJsonBody } from '../publish/body.js';
+import { toJsonBody } from '../wire/body.js';
 import { correlationIdOrNew } from '../publish/correlation.js';
-import { destinationProblem } from '../publish/destination.js';
+import { destinationProblem } from '../wire/destination.js';
 import { outboxHeaders } from '../publish/headers.js';
-import { sendBody, sendHeaders } from '../relay/wire.js';
+import { sendBody } from '../wire/body.js';
+import { sendHeaders } from '../wire/headers.js';
 import { connect } from '../stomp/connect.js';
 import type { StompSession } from '../stomp/types.js';
 

@@ -1,17 +1,7 @@
-import { OutboxError } from '../errors.js';
 import type { OutboxRowDraft } from '../config/types.js';
+import { OutboxError } from '../errors.js';
+import { CORRELATION_ID, DESTINATION, FRAME_HEADERS, LIBRARY_HEADERS, MESSAGE_ID, MESSAGE_TYPE, PUBLISHED, SENT_TIME } from '../wire/headers.js';
 
-/** The headers the original library put on every message; the relay sends them as stored. */
-export const MESSAGE_ID = 'dop-msg-id';
-export const DESTINATION = 'dop-msg-destination';
-export const MESSAGE_TYPE = 'dop-msg-type';
-export const SENT_TIME = 'dop-msg-sent-time';
-export const CORRELATION_ID = 'dop-correlation-id';
-
-/** Set by the library from the row itself; a hook or a caller may not change them. */
-const FIXED = new Set([MESSAGE_ID, DESTINATION, MESSAGE_TYPE, SENT_TIME]);
-/** Frame headers the relay writes (or that would change what the broker does with the SEND). */
-const FRAME = new Set(['destination', 'content-type', 'content-length', 'persistent', 'receipt', 'transaction', 'message-id', 'subscription', 'ack']);
 
 export type HeadersHook = (row: OutboxRowDraft) => Record<string, string>;
 
@@ -32,7 +22,7 @@ export function outboxHeaders(
   const headers: Record<string, string> = {
     [MESSAGE_ID]: row.id,
     [DESTINATION]: row.destination,
-    [MESSAGE_TYPE]: 'Published',
+    [MESSAGE_TYPE]: PUBLISHED,
     [SENT_TIME]: sentTime,
     [CORRELATION_ID]: correlationId,
   };
@@ -57,8 +47,8 @@ function addHeaders(into: Record<string, string>, extra: unknown, source: string
 function headerProblem(name: string, value: unknown): string | undefined {
   if (name === '' || name.includes('\u0000')) return 'has an empty name or a NUL in its name';
   const lower = name.toLowerCase();
-  if (FIXED.has(lower)) return 'is set by the library from the outbox row and cannot be overridden';
-  if (FRAME.has(lower)) return 'is a STOMP frame header the relay sets';
+  if (LIBRARY_HEADERS.has(lower)) return 'is set by the library from the outbox row and cannot be overridden';
+  if (FRAME_HEADERS.has(lower)) return 'is a STOMP frame header the relay sets';
   if (typeof value !== 'string') return `must be a string, got ${typeof value}`;
   if (value.includes('\u0000')) return 'contains NUL, which STOMP cannot carry';
   return undefined;

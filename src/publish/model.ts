@@ -3,8 +3,9 @@ import type { PgTable, PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { ModelConfig } from '../config/types.js';
 import { pascalCase, validateModel } from '../config/validate.js';
 import type { OutboxTx } from '../db/types.js';
-import { finalDestination } from './destination.js';
-import { modelBody, tableShape, type TableShape } from './model-body.js';
+import { finalDestination } from '../wire/destination.js';
+import { tableShape, type TableShape } from '../db/table-shape.js';
+import { modelBody } from './model-body.js';
 import { assertTransaction, writeOutbox, type OutboxDraft, type OutboxTarget } from './write.js';
 
 /** The config of the model a helper serves: its key (for messages) and its `{ table, publish }`. */

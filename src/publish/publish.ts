@@ -1,6 +1,6 @@
 import type { OutboxTx } from '../db/types.js';
 import { OutboxError } from '../errors.js';
-import { destinationProblem, finalDestination, versionProblem } from './destination.js';
+import { destinationProblem, finalDestination, versionProblem } from '../wire/destination.js';
 import { assertTransaction, writeOutbox, type OutboxTarget } from './write.js';
 
 /** One event for `publish()`. */

@@ -4,7 +4,7 @@ import { PgTransaction } from 'drizzle-orm/pg-core';
 import { outboxPublished, type OutboxTables } from '../db/tables.js';
 import type { OutboxTx } from '../db/types.js';
 import { OutboxError } from '../errors.js';
-import { toJsonBody } from './body.js';
+import { toJsonBody } from '../wire/body.js';
 import { correlationIdOrNew } from './correlation.js';
 import { outboxHeaders, type HeadersHook } from './headers.js';
 

@@ -4,7 +4,7 @@
  * together (`attribute`): the culprit gets a failed attempt with backoff, bystanders are released.
  */
 import type { Logger } from '../log/logger.js';
-import { describeDbError } from './db-errors.js';
+import { describeDbError } from '../db/errors.js';
 import { attribute, type FailedSend, type Verdict } from './attribute.js';
 import type { ClaimedRow, RelayStatements, RetryPolicy } from './sql.js';
 

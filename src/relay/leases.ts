@@ -8,7 +8,7 @@
  * one UPDATE guarded by ownership (id + attempts as claimed), so a stale relay extends nothing it lost.
  */
 import type { Logger } from '../log/logger.js';
-import { describeDbError } from './db-errors.js';
+import { describeDbError } from '../db/errors.js';
 import type { Claim, RelayStatements } from './sql.js';
 
 export interface Leases {

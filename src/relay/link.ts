@@ -10,7 +10,7 @@
 import type { ResolvedBroker } from '../config/resolve.js';
 import { isOutboxError, OutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { backoffSeconds } from '../stomp/backoff.js';
+import { backoffSeconds } from '../util/backoff.js';
 import { connectWithRetry } from '../stomp/reconnect.js';
 import { CONNECTION_LEVEL } from './attribute.js';
 import type { StompSession } from '../stomp/types.js';

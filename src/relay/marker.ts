@@ -6,7 +6,7 @@
  * are sent again after the lease (at-least-once), never lost.
  */
 import type { Logger } from '../log/logger.js';
-import { describeDbError } from './db-errors.js';
+import { describeDbError } from '../db/errors.js';
 
 export interface Marker {
   /** A RECEIPT arrived for this row. */

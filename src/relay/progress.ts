@@ -4,8 +4,9 @@
  * An idle relay says so once, then stays quiet until something happens.
  */
 import type { Logger } from '../log/logger.js';
-import { describeDbError } from './db-errors.js';
+import { describeDbError } from '../db/errors.js';
 import type { Backlog } from './sql.js';
+import { formatAge } from '../util/time.js';
 
 export interface Progress {
   sent(count: number): void;
@@ -17,14 +18,6 @@ export interface Progress {
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
-
-export function formatAge(seconds: number | null): string {
-  if (seconds === null) return '-';
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  if (seconds < 3600) return `${(seconds / 60).toFixed(1)} min`;
-  if (seconds < 86_400) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86_400).toFixed(1)} d`;
-}
 
 export function createProgress(options: { backlog(): Promise<Backlog>; logger: Logger; intervalSeconds: number }): Progress {
   const { logger, intervalSeconds } = options;

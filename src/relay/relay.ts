@@ -13,20 +13,21 @@ import type { OutboxDb } from '../db/types.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
 import { createRetention } from '../retention/retention.js';
-import { backoffSeconds } from '../stomp/backoff.js';
+import { backoffSeconds } from '../util/backoff.js';
 import type { StompSession } from '../stomp/types.js';
-import { describeDbError, isSchemaMissing } from './db-errors.js';
+import { describeDbError, isSchemaMissing } from '../db/errors.js';
 import { createBreaker } from './breaker.js';
 import { createFailureSink } from './failures.js';
 import { createLeases } from './leases.js';
 import { createBrokerLink } from './link.js';
 import { createMarker } from './marker.js';
 import { createProgress } from './progress.js';
-import { createPace } from './idle.js';
+import { createPace } from './pace.js';
 import { createIdleStatements } from './idle-sql.js';
 import { createRelayStatements, type ClaimedRow } from './sql.js';
 import { createWake } from './wake.js';
-import { sendBody, sendHeaders } from './wire.js';
+import { sendBody } from '../wire/body.js';
+import { sendHeaders } from '../wire/headers.js';
 import { sleep } from '../util/sleep.js';
 
 export interface RelayOptions {

@@ -8,7 +8,7 @@ import type { RetentionConfig, TableNames } from '../config/types.js';
 import type { OutboxDb } from '../db/types.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import { describeDbError } from '../relay/db-errors.js';
+import { describeDbError } from '../db/errors.js';
 import { createRetentionStatements, type RetentionTarget } from './sql.js';
 
 export type { RetentionTarget } from './sql.js';

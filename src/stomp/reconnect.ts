@@ -11,7 +11,7 @@
  */
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
-import { backoffSeconds } from './backoff.js';
+import { backoffSeconds } from '../util/backoff.js';
 import { connect, type ConnectedSession } from './connect.js';
 import type { ConnectOptions } from './types.js';
 import { sleep } from '../util/sleep.js';

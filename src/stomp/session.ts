@@ -213,7 +213,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     }
     let frame: string | Buffer;
     const id = receipts.register('SEND', p.destination, p.resolve, p.reject, window.release);
-    const headers = sendHeaders(p.destination, p.headers, id);
+    const headers = sendFrameHeaders(p.destination, p.headers, id);
     try {
       frame = encodeFrame('SEND', headers, p.body);
     } catch (error) {
@@ -244,7 +244,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
       if (phase !== 'open') return Promise.reject(closedError());
       if (options?.receipt === false) {
         try {
-          writeFrame('SEND', sendHeaders(destination, options.headers, undefined), body);
+          writeFrame('SEND', sendFrameHeaders(destination, options.headers, undefined), body);
         } catch (error) {
           return Promise.reject(error);
         }
@@ -321,7 +321,7 @@ interface PendingSend {
 }
 
 /** SEND headers: destination first, the caller's headers, then our receipt (a caller's receipt would confuse the registry). */
-function sendHeaders(destination: string, extra: Record<string, string> | undefined, receipt: string | undefined): Record<string, string> {
+function sendFrameHeaders(destination: string, extra: Record<string, string> | undefined, receipt: string | undefined): Record<string, string> {
   const headers: Record<string, string> = { destination };
   if (extra) for (const name in extra) if (name !== 'destination' && name !== 'receipt') headers[name] = extra[name]!;
   if (receipt !== undefined) headers.receipt = receipt;

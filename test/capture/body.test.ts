@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OutboxError } from '../../src/errors.js';
-import { toJsonBody } from '../../src/publish/body.js';
+import { toJsonBody } from '../../src/wire/body.js';
 import { outboxHeaders } from '../../src/publish/headers.js';
 
 function notJson(value: unknown, pattern: RegExp): void {

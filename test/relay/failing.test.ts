@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { retryFailed } from '../../src/relay/admin.js';
+import { retryFailed } from '../../src/admin/retry.js';
 import { createRelay } from '../../src/relay/relay.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { connect } from '../../src/stomp/connect.js';

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { defaults } from '../../src/config/defaults.js';
 import type { OutboxDb } from '../../src/db/types.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { createPace } from '../../src/relay/idle.js';
+import { createPace } from '../../src/relay/pace.js';
 import { createIdleStatements } from '../../src/relay/idle-sql.js';
 import { createRelay } from '../../src/relay/relay.js';
 import { createWake } from '../../src/relay/wake.js';

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRelay } from '../../src/relay/relay.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { sendHeaders } from '../../src/relay/wire.js';
+import { sendHeaders } from '../../src/wire/headers.js';
 import { deleteQueue, uniqueName, waitFor } from '../helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { testConfig } from './rows.js';

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { silentLogger } from '../../src/log/logger.js';
-import { backoffSeconds } from '../../src/stomp/backoff.js';
+import { backoffSeconds } from '../../src/util/backoff.js';
 import { connect } from '../../src/stomp/connect.js';
 import { negotiateHeartbeat, parseHeartbeat } from '../../src/stomp/heartbeat.js';
 import { deleteQueue, queueDepth, uniqueName } from '../helpers/broker.js';

@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
-import { describeDbError, isForbidden, isSchemaMissing } from './db-errors.js';
+import { describeDbError, isForbidden, isSchemaMissing } from '../db/errors.js';
 import type { IdleStatements } from './idle-sql.js';
 import type { Wake } from './wake.js';
 

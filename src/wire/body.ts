@@ -82,3 +82,21 @@ function lossyKind(object: object): string | undefined {
 function fail(context: string | undefined, path: string, what: string): never {
   throw new OutboxError('E_NOT_JSON', `${path} is ${what}: it cannot be sent as JSON${context ? ` (${context})` : ''}`);
 }
+
+/** The body as sent: the stored (jsonb) value serialised back to JSON text. */
+export function sendBody(body: unknown): string {
+  return JSON.stringify(body === undefined ? null : body);
+}
+
+/**
+ * The body as a handler sees it: parsed JSON, or the UTF-8 text itself when it is not JSON
+ * (the caller logs that; a message is never dropped for its body).
+ */
+export function decodeBody(body: Buffer): { value: unknown; json: boolean } {
+  const text = body.toString('utf8');
+  try {
+    return { value: JSON.parse(text), json: true };
+  } catch {
+    return { value: text, json: false };
+  }
+}

@@ -1,6 +1,6 @@
 /**
- * What an operator needs without writing SQL: the outbox's state (`outbox status`) and re-queueing failed
- * rows (`outbox retry`). Reads scan the table once; they are for people, not for the hot path.
+ * `outbox status` without the CLI: the outbox's state for an operator, so nobody needs SQL to see it.
+ * It reads the table once; it is for people and monitoring probes, not for the hot path.
  */
 import { sql } from 'drizzle-orm';
 import type { TableNames } from '../config/types.js';
@@ -75,22 +75,4 @@ export async function outboxStatus(db: OutboxDb, tables: TableNames): Promise<Ou
       return { table, lastRunAt: run ? run.lastRunAt.toISOString() : null, ago: run ? run.ago : null };
     }),
   };
-}
-
-/**
- * Re-queues failed rows (optionally of one destination): pending, attempts 0, due now, then NOTIFY so
- * running relays pick them up at once. Returns how many rows were re-queued.
- */
-export async function retryFailed(db: OutboxDb, tables: TableNames, options: { destination?: string } = {}): Promise<number> {
-  const t = createOutboxTables(tables).published;
-  const only = options.destination === undefined ? sql`` : sql` and ${t.destination} = ${options.destination}`;
-  const requeued = rowsOf(
-    await db.execute(sql`
-      update ${t} set status = 'pending', attempts = 0, next_attempt_at = now()
-      where ${t.status} = 'failed'${only}
-      returning 1 as requeued`),
-  ).length;
-  // The insert trigger does not fire on UPDATE: wake the relays by hand.
-  if (requeued > 0) await db.execute(sql`select pg_notify(${tables.published}, '')`);
-  return requeued;
 }
