@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate, migrationsFolder } from '../src/db/migrate.js';
 
-test('defaults match the original library where it was not a bug', () => {
+test("defaults match django-outbox-pattern's where theirs were not a bug", () => {
   const c = resolveConfig({}, {});
   assert.equal(c.broker.hosts, [{ host: '127.0.0.1', port: 61613 }]);
   assert.is(c.broker.vhost, '/');

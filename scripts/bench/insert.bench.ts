@@ -19,7 +19,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { insertWithOutbox } from '../../src/publish/model.js';
-import { orders, schemaSql } from '../../test/fixtures/capture/schema.js';
+import { orders, schemaSql } from '../../test/fixtures/shop/schema.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.js';
 import { testConfig } from '../../test/relay/rows.js';
 import { silentLogger } from '../../src/log/logger.js';

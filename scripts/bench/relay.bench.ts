@@ -43,7 +43,7 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'relay', ...o }));
 
 /**
- * THE CEILING: a bare socket sending exactly the relay's frames — same headers (the SPEC's dop-* set,
+ * THE CEILING: a bare socket sending exactly the relay's frames — same headers (the wire format's dop-* set,
  * content-type, persistent), same body, a receipt on every SEND, at most 500 awaiting their receipt (the
  * relay's window), written in big chunks — and no database. RabbitMQ's cost per message grows with its
  * headers (each becomes an AMQP header), so a ceiling with fewer headers would not be the relay's ceiling.
@@ -289,7 +289,7 @@ try {
     p99: stats(runs.map((r) => r.p99)),
     runs,
     target: 'p99 < 50 ms',
-    note: 'commit start → MESSAGE at a subscriber; the original relay polls once a second',
+    note: 'commit start → MESSAGE at a subscriber; the Django relay polls once a second',
   });
 
   emit({ figure: 'memory', ...(await memory(t)), target: 'flat: bounded by relay.batchSize, not by the backlog' });

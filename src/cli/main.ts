@@ -4,8 +4,23 @@
  * Errors end the process with one line and a non-zero code: 2 for usage, config and loading
  * mistakes, 1 for everything else. `OUTBOX_DEBUG=1` adds the stack.
  */
+import { readFileSync } from 'node:fs';
 import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
 import { OutboxError } from '../errors.js';
+
+/** The package's own version, read from its package.json (two floors up in src/ and in dist/src/). */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'drizzle-outbox' && pkg.version) return pkg.version;
+    } catch {
+      /* not at this level */
+    }
+  }
+  return 'unknown';
+}
+const VERSION = packageVersion();
 
 const load = (path: string) => () => import(path).then((m: { default: CommandDef }) => m.default);
 
@@ -19,7 +34,7 @@ const subCommands = {
 };
 
 const main = defineCommand({
-  meta: { name: 'outbox', version: '0.1.0', description: 'Transactional outbox and idempotent inbox for Postgres + Drizzle over STOMP' },
+  meta: { name: 'outbox', version: VERSION, description: 'Transactional outbox and idempotent inbox for Postgres + Drizzle over STOMP' },
   subCommands,
 });
 
@@ -43,7 +58,7 @@ async function run(rawArgs: string[]): Promise<void> {
     return;
   }
   if (rawArgs.length === 1 && (rawArgs[0] === '--version' || rawArgs[0] === '-v')) {
-    process.stdout.write('0.1.0\n');
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
   try {

@@ -3,7 +3,7 @@ import { openDatabase } from '../db/open.js';
 import { retryFailed } from '../admin/retry.js';
 import { commandConfig, commonArgs } from './common.js';
 
-/** `outbox retry [--failed] [--destination D]`: re-queue failed rows so the relays send them again. */
+/** `outbox retry [--destination D]`: re-queue failed rows so the relays send them again. */
 export default defineCommand({
   meta: {
     name: 'retry',
@@ -11,7 +11,6 @@ export default defineCommand({
   },
   args: {
     ...commonArgs,
-    failed: { type: 'boolean', default: true, description: 'Re-queue rows in status failed (the default and only selection today)' },
     destination: { type: 'string', description: 'Only rows to this destination, e.g. /queue/billing' },
   },
   async run({ args }) {

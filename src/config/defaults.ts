@@ -28,6 +28,9 @@ export const defaults = {
   database: {
     // Used only when neither DATABASE_URL nor database.url is set.
     pglite: './.outbox-data',
+    // Database retries (claims, marks, inbox lookups) back off to at most this, seconds: an outage of any
+    // length is noticed within about this long of its end (a NOTIFY or a reconnect cuts it shorter).
+    maxBackoff: 30,
   },
   relay: {
     batchSize: 200,

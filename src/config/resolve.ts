@@ -35,7 +35,7 @@ export interface ResolvedConfig {
   models: ModelsConfig;
   headers?: OutboxConfig['headers'];
   broker: ResolvedBroker;
-  database: { url: string } | { pglite: string };
+  database: ({ url: string } | { pglite: string }) & { maxBackoff: number };
   relay: RelayConfig;
   consumer: ConsumerConfig;
   retention: RetentionConfig;
@@ -75,7 +75,10 @@ export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv 
       receiptTimeout: broker.receiptTimeout ?? defaults.broker.receiptTimeout,
       onFrame: broker.onFrame,
     },
-    database: url ? { url } : { pglite: config.database?.pglite ?? defaults.database.pglite },
+    database: {
+      ...(url ? { url } : { pglite: config.database?.pglite ?? defaults.database.pglite }),
+      maxBackoff: config.database?.maxBackoff ?? defaults.database.maxBackoff,
+    },
     relay: {
       ...defaults.relay,
       ...config.relay,
@@ -103,6 +106,7 @@ function checkNumbers(c: ResolvedConfig): void {
     ['retention.interval', c.retention.interval],
     ['retention.batchSize', c.retention.batchSize],
     ['broker.maxBackoff', c.broker.maxBackoff],
+    ['database.maxBackoff', c.database.maxBackoff],
     ['broker.connectTimeout', c.broker.connectTimeout],
     ['broker.receiptTimeout', c.broker.receiptTimeout],
   ];

@@ -108,6 +108,8 @@ export interface DatabaseConfig {
   url?: string;
   /** Directory of the embedded PGlite database, used when there is no URL. */
   pglite?: string;
+  /** Cap of the backoff between database retries (claims, marks, inbox lookups), seconds. */
+  maxBackoff?: number;
 }
 
 export interface RelayConfig {

@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { StompMessage, StompSession, Subscription } from '../stomp/types.js';
 import type { Dispatcher } from './dispatch.js';
 import type { ConsumerStats } from './types.js';
+import { TIMED_OUT, within } from '../util/within.js';
 
 export interface AttachOptions {
   destination: string;
@@ -19,12 +20,12 @@ export interface AttachOptions {
   logger: Logger;
   /** Aborted when shutdown stops waiting for handlers: their database retries give up too. */
   gaveUp: AbortSignal;
+  /** A message came on this connection (it proved itself: losing it later is not a quick failure). */
+  onDelivered?(): void;
 }
 
 export interface Attachment {
   readonly session: StompSession;
-  /** Whether any message came on this connection (one that ended without any counts toward the backoff). */
-  readonly deliveredAny: boolean;
   /**
    * Subscribes. Resolves false when the connection had already ended (an ERROR, a heart-beat loss or a
    * close right after CONNECTED): the caller reconnects, as for any other lost connection. Throws only
@@ -42,12 +43,11 @@ export function attach(session: StompSession, options: AttachOptions): Attachmen
   const gone = new AbortController();
   const abandoned = AbortSignal.any([gone.signal, options.gaveUp]);
   let live = true;
-  let deliveredAny = false;
   let subscription: Subscription | undefined;
 
   const onMessage = (message: StompMessage): void => {
     counts.received++;
-    deliveredAny = true;
+    options.onDelivered?.();
     if (!dispatcher.accepting) {
       // Not acked: the broker redelivers it once this connection closes.
       logger.debug(`shutting down: leaving message ${message.headers['message-id'] ?? ''} for redelivery`);
@@ -67,9 +67,6 @@ export function attach(session: StompSession, options: AttachOptions): Attachmen
 
   return {
     session,
-    get deliveredAny() {
-      return deliveredAny;
-    },
     async subscribe() {
       try {
         subscription = session.subscribe(options.destination, options.headers, onMessage, options.subscriptionId);
@@ -96,11 +93,8 @@ export function attach(session: StompSession, options: AttachOptions): Attachmen
 
 /**
  * Whether `session` has ended. A session resolves `closed` in the same step that ends it, so an ended one
- * answers within the current microtasks, before the next turn of the event loop.
+ * answers within the current microtasks, before any timer fires.
  */
-function hasEnded(session: StompSession): Promise<boolean> {
-  return Promise.race([
-    session.closed.then(() => true),
-    new Promise<boolean>((resolve) => setImmediate(() => resolve(false))),
-  ]);
+async function hasEnded(session: StompSession): Promise<boolean> {
+  return (await within(session.closed, { ms: 0 })) !== TIMED_OUT;
 }

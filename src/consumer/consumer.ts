@@ -7,15 +7,16 @@ import { createOutboxTables } from '../db/tables.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
 import { createRetention } from '../retention/retention.js';
-import { backoffSeconds } from '../util/backoff.js';
-import { connectWithRetry } from '../stomp/reconnect.js';
 import type { StompSession } from '../stomp/types.js';
+import { createBrokerLink, HEALTHY_MS } from '../transport/link.js';
+import { stompConnector } from '../transport/stomp.js';
+import { lifecycle } from '../util/lifecycle.js';
+import { ABORTED, within } from '../util/within.js';
 import { attach, type Attachment } from './attachment.js';
 import { declareDeadLetterQueue } from './dead-letter.js';
 import type { DeliveryContext } from './deliver.js';
 import { createDispatcher, type Dispatcher } from './dispatch.js';
-import { GAVE_UP, persist } from './persist.js';
-import { sleep } from '../util/sleep.js';
+import { GAVE_UP, readInbox } from './inbox-read.js';
 import { inboxStatements } from './sql.js';
 import { checkQueueHeaders, deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
 import type { Consumer, ConsumerOptions, ConsumerStats } from './types.js';
@@ -50,9 +51,15 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   const counts: ConsumerStats = {
     received: 0, acked: 0, recorded: 0, duplicate: 0, nacked: 0, failed: 0, unsettled: 0, timeout: 0, abandoned: 0,
   };
-  const stopper = new AbortController();
-  let running: Promise<void> | undefined;
-  let stopping: Promise<void> | undefined;
+  // Connections in a row that ended soon, having delivered nothing: a broker that accepts the connection
+  // but refuses the subscription (PRECONDITION_FAILED, access refused) must not become a hot reconnect loop.
+  const link = createBrokerLink<StompSession>({
+    connect: stompConnector(config.broker, { logger }),
+    logger,
+    maxBackoff: config.broker.maxBackoff,
+    describeBackoff: (streak, seconds) =>
+      `the last ${streak} connection(s) ended within ${HEALTHY_MS / 1000} s without a message; subscribing again in ${seconds.toFixed(1)} s`,
+  });
 
   if (settings.concurrency > settings.prefetchCount) {
     logger.warn(
@@ -67,24 +74,19 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
    */
   async function loop(signal: AbortSignal): Promise<void> {
     // Before anything else: a missing inbox table is a setup mistake to report, not to retry per message.
-    if ((await persist('looking at the inbox table', () => ctx.inbox.isRecorded(''), signal, logger)) === GAVE_UP) return;
+    if ((await readInbox('looking at the inbox table', () => ctx.inbox.isRecorded(''), signal, logger)) === GAVE_UP) return;
     const dispatcher = createDispatcher(ctx, settings.concurrency, counts, logger);
     const gaveUp = new AbortController();
     // Inbox rows older than retention.days go in bounded batches, at most once per retention.interval
     // across every consumer and relay (the schedule is a row in the maintenance table).
     const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['received'] });
     retention.start();
-    const attachOptions = { destination, headers, subscriptionId, dispatcher, counts, logger, gaveUp: gaveUp.signal };
+    const attachOptions = { destination, headers, subscriptionId, dispatcher, counts, logger, gaveUp: gaveUp.signal, onDelivered: () => link.proven() };
     let current: Attachment | undefined;
-    // Connections in a row that ended soon, having delivered nothing: a broker that accepts the connection
-    // but refuses the subscription (PRECONDITION_FAILED, access refused) must not become a hot reconnect loop.
-    let shortLived = 0;
     try {
       while (!signal.aborted) {
-        if (shortLived > 0 && !(await backOff(shortLived, signal))) break;
-        const session = await connectUntilStopped(signal);
+        const session = await link.ensure(signal);
         if (!session) break;
-        const connectedAt = Date.now();
         current = attach(session, attachOptions);
         await declareDeadLetterQueue(config, queue, logger, signal);
         if (signal.aborted) break;
@@ -94,13 +96,11 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
               `(prefetch ${settings.prefetchCount}, concurrency ${settings.concurrency}, dead letters to ${ctx.deadLetterQueue})`,
           );
         }
-        const ended = await endOf(session, signal);
-        if (ended === STOPPED) break; // shutting down with the connection still open
+        const ended = await within(session.closed, { signal });
+        if (ended === ABORTED) break; // shutting down with the connection still open
         current.lost();
         // Deliveries not started yet belong to the dead connection: the broker redelivers them.
         dispatcher.dropWaiting();
-        const brief = !current.deliveredAny && Date.now() - connectedAt < SHORT_LIVED_S * 1000;
-        shortLived = brief ? shortLived + 1 : 0;
         current = undefined;
         if (!signal.aborted) logger.warn(`lost the broker connection (${ended?.message ?? 'closed'}); reconnecting and subscribing again`);
       }
@@ -109,30 +109,6 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
       await current?.close();
       await retention.stop();
       logger.info(`consumer of ${queue} stopped (${summary(counts)})`);
-    }
-  }
-
-  /** Waits before the next connection after `shortLived` brief ones; false when stopped meanwhile. */
-  async function backOff(shortLived: number, signal: AbortSignal): Promise<boolean> {
-    const delay = backoffSeconds(shortLived - 1, config.broker.maxBackoff);
-    logger.warn(`the last ${shortLived} connection(s) ended within ${SHORT_LIVED_S} s without a message; subscribing again in ${delay.toFixed(1)} s`);
-    return sleep(delay * 1000, signal);
-  }
-
-  /** A connection, retried with backoff; undefined when stopped first. */
-  async function connectUntilStopped(signal: AbortSignal): Promise<StompSession | undefined> {
-    // Its own signal: aborting the one given to connect() after it connected would disconnect at once,
-    // before in-flight handlers are drained.
-    const connecting = new AbortController();
-    const onAbort = (): void => connecting.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await connectWithRetry({ broker: config.broker, logger, signal: connecting.signal });
-    } catch (error) {
-      if (signal.aborted) return undefined;
-      throw error; // E_CONFIG: settings that cannot work
-    } finally {
-      signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -150,41 +126,9 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   return {
     queue,
     subscriptionId,
-    run(signal?: AbortSignal) {
-      if (running) return Promise.reject(new OutboxError('E_USAGE', 'this consumer is already running'));
-      const combined = signal ? AbortSignal.any([signal, stopper.signal]) : stopper.signal;
-      running = loop(combined);
-      return running;
-    },
-    stop() {
-      stopping ??= (async () => {
-        stopper.abort();
-        await running?.catch(() => {});
-      })();
-      return stopping;
-    },
+    ...lifecycle(loop),
     stats: () => ({ ...counts }),
   };
-}
-
-/** A session that delivered nothing and ended sooner than this after connecting counts toward the backoff. */
-const SHORT_LIVED_S = 10;
-
-const STOPPED = Symbol('stopped');
-
-/** How `session` ended (its reason, undefined for a clean close), or STOPPED if `signal` aborted first. */
-async function endOf(session: StompSession, signal: AbortSignal): Promise<OutboxError | undefined | typeof STOPPED> {
-  if (signal.aborted) return STOPPED;
-  let onAbort = (): void => {};
-  const stopped = new Promise<typeof STOPPED>((resolve) => {
-    onAbort = () => resolve(STOPPED);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([session.closed, stopped]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
 }
 
 function summary(c: ConsumerStats): string {

@@ -1,6 +1,6 @@
 /**
  * One message, start to end: dedup shortcut, the handler inside the message's correlation id, the
- * outcome, and the single ACK or NACK. The outcome rules are SPEC "Consumer semantics":
+ * outcome, and the single ACK or NACK. The outcome rules (README "Outcomes"):
  *
  * | what happened                                   | outcome     | frame |
  * |-------------------------------------------------|-------------|-------|
@@ -22,9 +22,10 @@ import type { StompMessage } from '../stomp/types.js';
 import { decodeBody } from '../wire/body.js';
 import { messageIdOf } from '../wire/headers.js';
 import { createPayload, type PayloadState } from './payload.js';
-import { GAVE_UP, persist } from './persist.js';
+import { GAVE_UP, readInbox } from './inbox-read.js';
 import type { InboxStatements } from './sql.js';
 import type { Handler, Outcome } from './types.js';
+import { TIMED_OUT, within } from '../util/within.js';
 
 export interface DeliveryContext {
   handler: Handler<any>;
@@ -60,7 +61,7 @@ export async function deliver(ctx: DeliveryContext, delivery: Delivery): Promise
     logger.warn(`message ${id} has neither cap-msg-id nor dop-msg-id: deduplicating on the broker's message-id, which RabbitMQ changes on every redelivery`);
   }
 
-  const recorded = await persist('looking the message up in the inbox', () => ctx.inbox.isRecorded(id), delivery.abandoned, logger);
+  const recorded = await readInbox('looking the message up in the inbox', () => ctx.inbox.isRecorded(id), delivery.abandoned, logger);
   if (recorded === GAVE_UP) return 'abandoned';
   if (recorded) {
     logger.info(`message ${id} was already handled on queue ${ctx.inbox.queue}: acking it without running the handler`);
@@ -95,16 +96,8 @@ async function runHandler(ctx: DeliveryContext, call: () => unknown): Promise<Ha
       return { kind: 'threw', error };
     }
   })();
-  if (ctx.handlerTimeout === null) return running;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<HandlerResult>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: 'timeout' }), ctx.handlerTimeout! * 1000);
-  });
-  try {
-    return await Promise.race([running, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const outcome = await within(running, { ms: ctx.handlerTimeout === null ? null : ctx.handlerTimeout * 1000 });
+  return outcome === TIMED_OUT ? { kind: 'timeout' } : outcome;
 }
 
 async function decide(ctx: DeliveryContext, delivery: Delivery, id: string, state: PayloadState, result: HandlerResult): Promise<Outcome> {
@@ -131,7 +124,7 @@ async function decide(ctx: DeliveryContext, delivery: Delivery, id: string, stat
   if (state.saved) {
     // save() only proves an insert ran; ACK only once the row is committed, or a handler that swallowed
     // its own rollback would lose the message.
-    const committed = await persist('checking that the inbox row committed', () => ctx.inbox.isCommitted(id), delivery.abandoned, logger);
+    const committed = await readInbox('checking that the inbox row committed', () => ctx.inbox.isCommitted(id), delivery.abandoned, logger);
     if (committed === GAVE_UP) return 'abandoned';
     if (committed) return settle(ctx, delivery, 'ack', 'acked', state);
     logger.warn(

@@ -6,6 +6,7 @@
 import type { Logger } from '../log/logger.js';
 import { deliver, type Delivery, type DeliveryContext } from './deliver.js';
 import type { ConsumerStats } from './types.js';
+import { within } from '../util/within.js';
 
 export interface Dispatcher {
   /** Whether new deliveries are still taken (false once `close` began). */
@@ -46,19 +47,9 @@ export function createDispatcher(ctx: DeliveryContext, concurrency: number, coun
     }
   }
 
-  async function waitForRunning(timeout: number | null): Promise<boolean> {
-    const all = (async () => {
-      while (running.size > 0) await Promise.allSettled([...running]);
-      return true;
-    })();
-    if (timeout === null) return all;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeout * 1000)));
-    try {
-      return await Promise.race([all, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** Waits until no handler runs (handlers that finish may start none: `accepting` is false by now). */
+  async function allFinished(): Promise<void> {
+    while (running.size > 0) await Promise.allSettled([...running]);
   }
 
   return {
@@ -78,7 +69,7 @@ export function createDispatcher(ctx: DeliveryContext, concurrency: number, coun
       if (dropped > 0) logger.info(`shutting down: ${dropped} message(s) not started are left for redelivery`);
       if (running.size === 0 || timeout === 0) return running.size;
       logger.info(`shutting down: waiting for ${running.size} handler(s)${timeout === null ? '' : ` (up to ${timeout} s)`}`);
-      await waitForRunning(timeout);
+      await within(allFinished(), { ms: timeout === null ? null : timeout * 1000 });
       return running.size;
     },
   };

@@ -1,5 +1,5 @@
 /**
- * `createProducer(config)`: sends straight to the broker, without the outbox (the original's
+ * `createProducer(config)`: sends straight to the broker, without the outbox (django-outbox-pattern's
  * `factory_producer`). Same wire format as the relay — body as JSON, `persistent:true`, the `dop-*`
  * headers with a fresh `dop-msg-id` — and `send` resolves only on the broker's RECEIPT.
  *

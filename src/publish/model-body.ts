@@ -2,7 +2,7 @@ import type { PublishConfig } from '../config/types.js';
 import type { TableShape } from '../db/table-shape.js';
 
 /**
- * The body of one event about one row, before JSON conversion (the original's rules):
+ * The body of one event about one row, before JSON conversion (django-outbox-pattern's rules):
  * a serializer's result if there is one (it wins over `fields`); else `{ id, ...fields }`; else
  * `{ id, ...every column }`. `id` is the primary key's value, whatever the key column is called.
  */

@@ -17,7 +17,7 @@ export interface PublishMessage<Body = unknown> {
 
 /**
  * Writes one event to the outbox inside your transaction, for logic the generated helpers don't
- * cover (the original's `Published.objects.create`). It commits with the transaction or not at all;
+ * cover (django-outbox-pattern's `Published.objects.create`). It commits with the transaction or not at all;
  * the relay sends it after the commit. Returns the event's id (its `dop-msg-id`).
  *
  * This package-level `publish` writes to the default `outbox_published` table without the config's

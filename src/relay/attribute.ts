@@ -16,7 +16,7 @@ export interface Verdict<R> {
    * refused the row's destination (an ERROR), so the relay holds that destination's other rows for a while.
    */
   blame: Array<{ row: R; message: string; refused?: boolean }>;
-  /** The connection failed under the row (disconnect, heart-beat loss): also a failed attempt, per SPEC. */
+  /** The connection failed under the row (disconnect, heart-beat loss): also a failed attempt (README "When things fail"). */
   retry: Array<{ row: R; message: string }>;
   /** Bystanders of another row's broker ERROR: due again at once, attempt refunded. */
   release: Array<{ row: R; message: string }>;

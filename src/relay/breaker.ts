@@ -23,8 +23,6 @@ export interface Breaker {
   trip(destination: string): void;
   /** The probe's outcome: confirmed → closed; otherwise due again after the current backoff. */
   probed(destination: string, confirmed: boolean): void;
-  /** Destinations currently held (for logs and tests). */
-  readonly open: string[];
 }
 
 export function createBreaker(options: {
@@ -71,9 +69,6 @@ export function createBreaker(options: {
       // the same backoff. A refusal also trips, which lengthens it.
       s.probing = false;
       s.until = Math.max(s.until, now() + backoffMs(s.refusals));
-    },
-    get open() {
-      return [...states.keys()];
     },
   };
 }

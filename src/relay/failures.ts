@@ -5,7 +5,9 @@
  */
 import type { Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
+import { retry } from '../util/retry.js';
 import { attribute, type FailedSend, type Verdict } from './attribute.js';
+import type { Breaker } from './breaker.js';
 import type { ClaimedRow, RelayStatements, RetryPolicy } from './sql.js';
 
 export interface FailureSink {
@@ -22,6 +24,7 @@ export interface FailureSink {
   abandon(): void;
 }
 
+/** A failed write of a row's fate is tried this often (0.5 s, 1 s, 2 s, 4 s apart) before it is left to the lease. */
 const WRITE_TRIES = 5;
 
 export function createFailureSink(options: {
@@ -29,37 +32,23 @@ export function createFailureSink(options: {
   policy: RetryPolicy;
   logger: Logger;
   onFailed?(rows: number): void;
-  /** The broker refused this destination (a row of it was blamed for an ERROR). */
-  onRefused?(destination: string): void;
+  /** Told when the broker refused a destination (a row of it was blamed for an ERROR): it holds the rest. */
+  breaker?: Pick<Breaker, 'trip' | 'holdSeconds'>;
 }): FailureSink {
-  const { statements, policy, logger } = options;
+  const { statements, policy, logger, breaker } = options;
   let collected: Array<FailedSend<ClaimedRow> & { atShutdown: boolean }> = [];
   let scheduled = false;
   let stopping = false;
-  let abandoned = false;
-  let wakeUp: (() => void) | undefined;
+  const abandoned = new AbortController();
   let writes: Promise<void> = Promise.resolve();
 
   async function write(what: string, fn: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (error) {
-        if (attempt >= WRITE_TRIES || abandoned) {
-          // The rows stay leased: they come back when the lease expires, with the claim's attempt counted.
-          logger.error(`cannot record ${what} (${describeDbError(error)}); the rows will be retried after their lease`);
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, 2 ** (attempt - 1) * 500);
-          function done() {
-            clearTimeout(timer);
-            wakeUp = undefined;
-            resolve();
-          }
-          wakeUp = done;
-        });
-      }
+    try {
+      await retry(fn, { policy: { delay: (attempt) => 2 ** attempt * 0.5, tries: WRITE_TRIES }, signal: abandoned.signal });
+    } catch (error) {
+      // The rows stay leased: they come back when the lease expires, with the claim's attempt counted.
+      const cause = error instanceof Error && 'lastError' in error ? (error as { lastError: unknown }).lastError : error;
+      logger.error(`cannot record ${what} (${describeDbError(cause)}); the rows will be retried after their lease`);
     }
   }
 
@@ -78,7 +67,11 @@ export function createFailureSink(options: {
     const unconfirmed = all.filter((f) => f.atShutdown).map((f) => f.row);
     const failures = all.filter((f) => !f.atShutdown);
     const verdict = attribute(failures);
-    for (const { row, refused } of verdict.blame) if (refused) options.onRefused?.(row.destination);
+    for (const { row, refused } of verdict.blame) {
+      if (!refused || !breaker) continue;
+      breaker.trip(row.destination);
+      logger.warn(`the broker refused ${row.destination}: holding its rows, one probe in ${breaker.holdSeconds(row.destination).toFixed(1)} s`);
+    }
     return () => record(unconfirmed, verdict);
   }
 
@@ -120,8 +113,7 @@ export function createFailureSink(options: {
       stopping = true;
     },
     abandon() {
-      abandoned = true;
-      wakeUp?.();
+      abandoned.abort();
     },
     async flush() {
       while (scheduled) await new Promise((r) => setImmediate(r));

@@ -10,6 +10,7 @@
 import type { Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
 import type { Claim, RelayStatements } from './sql.js';
+import { monotonicMs } from '../util/clock.js';
 
 export interface Leases {
   /** A batch was claimed; returns its handle for `settle`. */
@@ -31,10 +32,10 @@ export function createLeases(options: { extend: RelayStatements['extend']; lease
 
   async function tick(): Promise<void> {
     if (extending) return;
-    const due = [...batches.values()].filter((b) => Date.now() - b.leasedAt >= every);
+    const due = [...batches.values()].filter((b) => monotonicMs() - b.leasedAt >= every);
     if (due.length === 0) return;
     extending = true;
-    const at = Date.now();
+    const at = monotonicMs();
     try {
       await extend(due.flatMap((b) => b.rows), leaseSeconds);
       for (const b of due) b.leasedAt = at;
@@ -48,7 +49,7 @@ export function createLeases(options: { extend: RelayStatements['extend']; lease
   return {
     add(rows) {
       const batch = {};
-      batches.set(batch, { rows, leasedAt: Date.now() });
+      batches.set(batch, { rows, leasedAt: monotonicMs() });
       return batch;
     },
     settle(batch) {

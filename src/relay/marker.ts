@@ -2,11 +2,13 @@
  * Marks rows `sent` in bulk as their RECEIPTs arrive, off the send path: sending goes on while a mark
  * statement runs, and every statement takes all the ids that arrived meanwhile (group-commit style),
  * after a short coalescing delay unless a full batch is already waiting.
- * A failed mark keeps its ids and retries with backoff; the rows stay leased meanwhile, so at worst they
- * are sent again after the lease (at-least-once), never lost.
+ * A failed mark keeps its ids and retries with the database backoff; the rows stay leased meanwhile, so at
+ * worst they are sent again after the lease (at-least-once), never lost.
  */
-import type { Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
+import type { Logger } from '../log/logger.js';
+import { databaseRetry, retry, RetryAborted } from '../util/retry.js';
+import { sleep } from '../util/sleep.js';
 
 export interface Marker {
   /** A RECEIPT arrived for this row. */
@@ -15,69 +17,66 @@ export interface Marker {
   readonly backlog: number;
   /** Resolves once every id added so far is marked (or the marker was stopped). */
   settled(): Promise<void>;
-  /** Marks everything added so far, without the coalescing delay. Rejects only if `stop()` gave up. */
+  /** Marks everything added so far, without the coalescing delay (a retry waiting is cut short). */
   flush(): Promise<void>;
   /** Stops retrying; what is left stays leased and is resent after the lease. */
   stop(): void;
 }
+
+/** Wait this long for more ids before a mark that is not yet a full batch, ms. */
+const COALESCE_MS = 2;
 
 export function createMarker(options: {
   markSent(ids: string[]): Promise<void>;
   logger: Logger;
   /** Mark at once when this many ids are waiting. */
   batchSize: number;
-  /** Otherwise wait this long for more, ms. */
-  delayMs?: number;
+  /** Cap of the backoff between retries of a failed mark, seconds (`database.maxBackoff`). */
+  maxBackoff?: number;
   /** Called after each successful mark with the number of rows. */
   onMarked?(count: number): void;
 }): Marker {
   const { markSent, logger, batchSize } = options;
-  const delayMs = options.delayMs ?? 2;
+  const policy = databaseRetry(options.maxBackoff ?? 30);
   let buffer: string[] = [];
   let writing = 0;
   let running: Promise<void> | undefined;
+  const stopped = new AbortController();
+  // Aborted to cut the current wait short (a full batch arrived, or a flush); replaced after each use.
+  let hurry = new AbortController();
   let urgent = false;
-  let stopped = false;
-  let wakeLoop: (() => void) | undefined;
   // Ids are written in the order they were added (a failed write puts its ids back in front), so
   // "everything added before now is marked" is simply written >= added-at-the-time.
   let added = 0;
   let written = 0;
   let waiters: Array<{ target: number; resolve: () => void }> = [];
   const notify = () => {
-    waiters = waiters.filter((w) => (written >= w.target || stopped ? (w.resolve(), false) : true));
+    waiters = waiters.filter((w) => (written >= w.target || stopped.signal.aborted ? (w.resolve(), false) : true));
+  };
+  const wakeUp = () => {
+    hurry.abort();
+    hurry = new AbortController();
   };
 
-  const nap = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeLoop = undefined;
-        resolve();
-      }
-      wakeLoop = done;
-    });
-
   async function loop(): Promise<void> {
-    let failures = 0;
-    while (buffer.length > 0 && !stopped) {
-      if (!urgent && buffer.length < batchSize) await nap(delayMs);
+    while (buffer.length > 0 && !stopped.signal.aborted) {
+      if (!urgent && buffer.length < batchSize) await sleep(COALESCE_MS, AbortSignal.any([hurry.signal, stopped.signal]));
       const ids = buffer;
       buffer = [];
       writing = ids.length;
       try {
-        await markSent(ids);
-        failures = 0;
+        await retry(() => markSent(ids), {
+          policy,
+          signal: stopped.signal,
+          onRetry: (error, _attempt, delay) => logger.warn(`cannot mark ${ids.length} rows sent (${describeDbError(error)}); retrying in ${delay.toFixed(1)} s`),
+          wake: (ms, signal) => sleep(ms, AbortSignal.any([signal, hurry.signal])),
+        });
         written += ids.length;
         notify();
         options.onMarked?.(ids.length);
       } catch (error) {
+        if (!(error instanceof RetryAborted)) throw error;
         buffer = ids.concat(buffer);
-        failures++;
-        const seconds = Math.min(2 ** (failures - 1), 30);
-        logger.warn(`cannot mark ${ids.length} rows sent (${describeDbError(error)}); retrying in ${seconds} s`);
-        await nap(seconds * 1000);
       } finally {
         writing = 0;
       }
@@ -87,7 +86,7 @@ export function createMarker(options: {
   const kick = () => {
     running ??= loop().finally(() => {
       running = undefined;
-      if (buffer.length > 0 && !stopped) kick();
+      if (buffer.length > 0 && !stopped.signal.aborted) kick();
     });
     return running;
   };
@@ -96,28 +95,27 @@ export function createMarker(options: {
     add(id) {
       added++;
       buffer.push(id);
-      if (buffer.length >= batchSize) wakeLoop?.();
+      if (buffer.length >= batchSize) wakeUp();
       void kick();
     },
     get backlog() {
       return buffer.length + writing;
     },
     settled() {
-      if (written >= added || stopped) return Promise.resolve();
+      if (written >= added || stopped.signal.aborted) return Promise.resolve();
       return new Promise<void>((resolve) => waiters.push({ target: added, resolve }));
     },
     async flush() {
       urgent = true;
-      wakeLoop?.();
+      wakeUp();
       try {
-        while (running || (buffer.length > 0 && !stopped)) await kick();
+        while (running || (buffer.length > 0 && !stopped.signal.aborted)) await kick();
       } finally {
         urgent = false;
       }
     },
     stop() {
-      stopped = true;
-      wakeLoop?.();
+      stopped.abort();
       notify();
     },
   };

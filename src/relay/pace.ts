@@ -23,6 +23,7 @@ import type { Logger } from '../log/logger.js';
 import { describeDbError, isForbidden, isSchemaMissing } from '../db/errors.js';
 import type { IdleStatements } from './idle-sql.js';
 import type { Wake } from './wake.js';
+import { monotonicMs } from '../util/clock.js';
 
 /** How often a relay looks while rows trickle in, ms: the latency bound in that state. */
 export const TICK_MS = 5;
@@ -72,10 +73,10 @@ export function createPace(options: PaceOptions): Pace {
   let secondLook = false;
   let listingBlockedUntil = 0;
 
-  const isListed = () => listedUntil > Date.now();
+  const isListed = () => listedUntil > monotonicMs();
 
   async function list(): Promise<boolean> {
-    const started = Date.now();
+    const started = monotonicMs();
     try {
       await statements.list(relayId, listingSeconds);
       listedUntil = started + listingSeconds * 1000;
@@ -83,7 +84,7 @@ export function createPace(options: PaceOptions): Pace {
     } catch (error) {
       listedUntil = 0;
       if (isSchemaMissing(error) || isForbidden(error)) {
-        listingBlockedUntil = Date.now() + RETRY_LISTING_MS;
+        listingBlockedUntil = monotonicMs() + RETRY_LISTING_MS;
         logger.warn(
           `cannot list this relay as idle (${describeDbError(error)}): run \`outbox migrate\` (or grant the relay's role ` +
             `insert, update, delete on the idle table). Until then it wakes only when producers notify anyway, or every pollInterval`,
@@ -106,11 +107,11 @@ export function createPace(options: PaceOptions): Pace {
   /** True when the rows claimed while listed came faster than TRICKLE_RATE over the last window. */
   function trickling(claimed: number): boolean {
     windowRows += claimed;
-    const elapsed = Date.now() - windowStart;
+    const elapsed = monotonicMs() - windowStart;
     if (elapsed < RATE_WINDOW_MS) return false;
     const fast = windowRows * 1000 > TRICKLE_RATE * elapsed;
     windowRows = 0;
-    windowStart = Date.now();
+    windowStart = monotonicMs();
     return fast;
   }
 
@@ -124,7 +125,7 @@ export function createPace(options: PaceOptions): Pace {
         emptyLooks = 0;
         return unlist();
       }
-      if (!wake.listening || Date.now() < listingBlockedUntil) {
+      if (!wake.listening || monotonicMs() < listingBlockedUntil) {
         // Nobody would hear a NOTIFY through us (or we cannot list): sleep as a relay without the idle table did.
         return wake.wait(pollMs, signal);
       }
@@ -133,7 +134,7 @@ export function createPace(options: PaceOptions): Pace {
         if (emptyLooks < QUIET_TICKS) return wake.wait(tickMs, signal);
         emptyLooks = 0;
         windowRows = 0;
-        windowStart = Date.now();
+        windowStart = monotonicMs();
         // Quiet: list, then claim again at once, for commits whose trigger ran before the listing was visible.
         if (await list()) {
           secondLook = true;
@@ -151,7 +152,7 @@ export function createPace(options: PaceOptions): Pace {
         await unlist();
         return wake.wait(tickMs, signal);
       }
-      if (listedUntil - Date.now() < pollMs + 2 * 1000) {
+      if (listedUntil - monotonicMs() < pollMs + 2 * 1000) {
         // Renew before the listing could lapse during the next sleep. If it already lapsed (a stall), commits
         // meanwhile did not notify: look again first.
         const lapsed = !isListed();

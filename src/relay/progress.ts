@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
 import type { Backlog } from './sql.js';
 import { formatAge } from '../util/time.js';
+import { monotonicMs } from '../util/clock.js';
 
 export interface Progress {
   sent(count: number): void;
@@ -24,7 +25,7 @@ export function createProgress(options: { backlog(): Promise<Backlog>; logger: L
   const totals = { sent: 0, failed: 0 };
   let sentSince = 0;
   let failedSince = 0;
-  let last = Date.now();
+  let last = monotonicMs();
   let wasIdle = false;
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
@@ -33,7 +34,7 @@ export function createProgress(options: { backlog(): Promise<Backlog>; logger: L
     if (ticking) return;
     ticking = true;
     try {
-      const now = Date.now();
+      const now = monotonicMs();
       const seconds = (now - last) / 1000;
       const sent = sentSince;
       const failed = failedSince;
@@ -73,7 +74,7 @@ export function createProgress(options: { backlog(): Promise<Backlog>; logger: L
     },
     start() {
       if (intervalSeconds <= 0 || timer) return;
-      last = Date.now();
+      last = monotonicMs();
       timer = setInterval(() => void tick(), intervalSeconds * 1000);
       timer.unref();
     },

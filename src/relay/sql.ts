@@ -46,35 +46,7 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
   // then cannot fail, release or hold a row another relay has claimed since: its statement matches nothing.
   const owned = sql`(${t.id}, ${t.attempts}) in (select * from unnest(${sql.placeholder('ids')}::uuid[], ${sql.placeholder('claimed')}::int[]))`;
 
-  // CLAIM: the oldest due rows, locked only for this short statement (SKIP LOCKED: concurrent relays take
-  // disjoint rows instead of waiting on each other). Pushing next_attempt_at forward is the lease: once
-  // committed, other relays skip these rows until it expires, so no lock is held across broker I/O and a
-  // crashed relay's rows come back by themselves. The claim counts as an attempt, so a row that keeps
-  // crashing relays still ends `failed`. ORDER BY seq matches the partial index.
-  const due = db
-    .select({ id: t.id })
-    .from(t)
-    .where(
-      and(
-        sql`${t.status} = 'pending'`,
-        lte(t.nextAttemptAt, sql`now()`),
-        // Never a row this relay still has in flight (its lease ran out while the receipt is awaited):
-        // taking it again would send it twice from one relay.
-        sql`${t.id} <> all(${sql.placeholder('inflight')}::uuid[])`,
-      ),
-    )
-    .orderBy(asc(t.seq))
-    .limit(sql.placeholder('limit'))
-    .for('update', { skipLocked: true });
-  const claim = db
-    .update(t)
-    .set({
-      attempts: sql`${t.attempts} + 1`,
-      nextAttemptAt: sql`now() + make_interval(secs => ${sql.placeholder('lease')}::float8)`,
-    })
-    .where(inArray(t.id, due))
-    .returning({ id: t.id, seq: t.seq, destination: t.destination, body: t.body, headers: t.headers, attempts: t.attempts })
-    .prepare('outbox_relay_claim');
+  const claim = claimQuery(db, t).prepare('outbox_relay_claim');
 
   // MARK SENT: only ever after the broker's RECEIPT. No status guard: a receipt is the truth even if the
   // lease had expired and another relay touched the row meanwhile.
@@ -168,6 +140,41 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
       return { pending: Number(row?.pending ?? 0), oldestAge: row?.oldest_age == null ? null : Number(row.oldest_age) };
     },
   };
+}
+
+/**
+ * The claim statement, unprepared (placeholders `limit`, `lease`, `inflight`): the relay prepares it once;
+ * test/relay/claim-plan.test.ts explains exactly this statement.
+ */
+export function claimQuery(db: OutboxDb, t: ReturnType<typeof createOutboxTables>['published']) {
+  // CLAIM: the oldest due rows, locked only for this short statement (SKIP LOCKED: concurrent relays take
+  // disjoint rows instead of waiting on each other). Pushing next_attempt_at forward is the lease: once
+  // committed, other relays skip these rows until it expires, so no lock is held across broker I/O and a
+  // crashed relay's rows come back by themselves. The claim counts as an attempt, so a row that keeps
+  // crashing relays still ends `failed`. ORDER BY seq matches the partial index.
+  const due = db
+    .select({ id: t.id })
+    .from(t)
+    .where(
+      and(
+        sql`${t.status} = 'pending'`,
+        lte(t.nextAttemptAt, sql`now()`),
+        // Never a row this relay still has in flight (its lease ran out while the receipt is awaited):
+        // taking it again would send it twice from one relay.
+        sql`${t.id} <> all(${sql.placeholder('inflight')}::uuid[])`,
+      ),
+    )
+    .orderBy(asc(t.seq))
+    .limit(sql.placeholder('limit'))
+    .for('update', { skipLocked: true });
+  return db
+    .update(t)
+    .set({
+      attempts: sql`${t.attempts} + 1`,
+      nextAttemptAt: sql`now() + make_interval(secs => ${sql.placeholder('lease')}::float8)`,
+    })
+    .where(inArray(t.id, due))
+    .returning({ id: t.id, seq: t.seq, destination: t.destination, body: t.body, headers: t.headers, attempts: t.attempts });
 }
 
 /** A claim of a row: its id and `attempts` as the claim returned it. */

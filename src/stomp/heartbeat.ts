@@ -2,6 +2,7 @@
  * Heart-beats (spec, "Heart-beating"): negotiation, sending EOLs when we have been quiet, and noticing a
  * silent peer. Any byte counts as life in either direction.
  */
+import { monotonicMs } from '../util/clock.js';
 
 export interface HeartbeatPeriods {
   /** We send something at least every this many ms (0: never). */
@@ -50,7 +51,7 @@ export interface HeartbeatMonitor {
  */
 export function startHeartbeat(periods: HeartbeatPeriods, beat: () => void, silent: (ms: number) => void): HeartbeatMonitor {
   let wroteSinceTick = false;
-  let lastRead = Date.now();
+  let lastRead = monotonicMs();
   const timers: NodeJS.Timeout[] = [];
   if (periods.send > 0) {
     // Ticking at half the period bounds the gap between writes by the period.
@@ -62,14 +63,14 @@ export function startHeartbeat(periods: HeartbeatPeriods, beat: () => void, sile
   if (periods.receive > 0) {
     const limit = periods.receive * SILENCE_MARGIN;
     timers.push(setInterval(() => {
-      const quiet = Date.now() - lastRead;
+      const quiet = monotonicMs() - lastRead;
       if (quiet > limit) silent(quiet);
     }, Math.max(1, Math.floor(periods.receive / 2))));
   }
   for (const t of timers) t.unref();
   return {
     wrote: () => { wroteSinceTick = true; },
-    read: () => { lastRead = Date.now(); },
+    read: () => { lastRead = monotonicMs(); },
     stop: () => { for (const t of timers) clearInterval(t); },
   };
 }

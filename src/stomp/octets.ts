@@ -2,8 +2,6 @@
 export const NUL = 0x00;
 export const LF = 0x0a;
 export const CR = 0x0d;
-export const COLON = 0x3a;
-export const BACKSLASH = 0x5c;
 /** Commands are upper-case ASCII letters. */
 export const UPPER_A = 0x41;
 export const UPPER_Z = 0x5a;

@@ -6,6 +6,7 @@
  * carry a `receipt-id`, and a publisher nack closes the socket without one.
  */
 import { OutboxError } from '../errors.js';
+import { monotonicMs } from '../util/clock.js';
 
 interface Waiter {
   resolve: () => void;
@@ -28,7 +29,6 @@ export interface Receipts {
   /** Forgets a receipt without settling it (the frame was never written); frees its slot. */
   cancel(id: string): void;
   failAll(error: OutboxError): void;
-  readonly size: number;
 }
 
 export function createReceipts(timeoutMs: number): Receipts {
@@ -39,13 +39,13 @@ export function createReceipts(timeoutMs: number): Receipts {
   function arm(): void {
     if (timer || waiting.size === 0) return;
     const oldest = waiting.values().next().value as Waiter;
-    timer = setTimeout(expire, Math.max(0, oldest.deadline - Date.now()) + 1);
+    timer = setTimeout(expire, Math.max(0, oldest.deadline - monotonicMs()) + 1);
     timer.unref();
   }
 
   function expire(): void {
     timer = undefined;
-    const now = Date.now();
+    const now = monotonicMs();
     for (const [id, w] of waiting) {
       if (w.deadline > now) break;
       waiting.delete(id);
@@ -58,7 +58,7 @@ export function createReceipts(timeoutMs: number): Receipts {
 
   function register(command: string, target: string, resolve: () => void, reject: (error: OutboxError) => void, release?: () => void): string {
     const id = 'r' + (++counter).toString(36);
-    waiting.set(id, { resolve, reject, deadline: Date.now() + timeoutMs, command, target, release });
+    waiting.set(id, { resolve, reject, deadline: monotonicMs() + timeoutMs, command, target, release });
     arm();
     return id;
   }
@@ -99,9 +99,6 @@ export function createReceipts(timeoutMs: number): Receipts {
         w.release?.();
         w.reject(error);
       }
-    },
-    get size() {
-      return waiting.size;
     },
   };
 }

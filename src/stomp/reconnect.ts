@@ -1,6 +1,6 @@
 /**
  * `connectWithRetry()`: `connect()` in a loop with capped exponential backoff, until it succeeds or the
- * signal aborts. Relay and consumer build their reconnect loops on it:
+ * signal aborts. The relay's and the consumer's broker links (src/transport/link.ts) connect through it.
  *
  * @example
  * while (!signal.aborted) {
@@ -11,10 +11,9 @@
  */
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
-import { backoffSeconds } from '../util/backoff.js';
+import { brokerRetry, retry, RetryAborted } from '../util/retry.js';
 import { connect, type ConnectedSession } from './connect.js';
 import type { ConnectOptions } from './types.js';
-import { sleep } from '../util/sleep.js';
 
 export interface RetryOptions extends ConnectOptions {
   /** Called after each failed attempt, before waiting `delay` seconds (metrics, tests). */
@@ -28,28 +27,33 @@ export interface RetryOptions extends ConnectOptions {
 export async function connectWithRetry(options: RetryOptions): Promise<ConnectedSession> {
   const logger = options.logger ?? defaultLogger('stomp');
   const { signal, broker } = options;
-  for (let attempt = 0; ; attempt++) {
-    if (signal?.aborted) throw abortedError();
-    try {
-      const session = await connect({ ...options, logger });
-      if (attempt > 0) logger.info(`connected to ${session.address} after ${attempt + 1} attempts`);
-      return session;
-    } catch (e) {
-      const error = e instanceof OutboxError ? e : new OutboxError('E_CONNECT', String(e), { cause: e });
-      if (error.code === 'E_ABORTED' || signal?.aborted) throw abortedError();
-      // Settings that cannot work will not start working by waiting.
-      if (error.code === 'E_CONFIG') throw error;
-      const delay = backoffSeconds(attempt, broker.maxBackoff);
-      // The message names hosts and the broker's words, never credentials.
-      logger.warn(`broker connect attempt ${attempt + 1} failed (${error.code}: ${error.message}); retrying in ${delay.toFixed(1)} s`);
-      try {
-        options.onAttempt?.({ attempt, error, delay });
-      } catch {
-        /* an observer must not stop the loop */
-      }
-      if (!(await sleep(delay * 1000, signal))) throw abortedError();
-    }
+  try {
+    const session = await retry((attempt) => connect({ ...options, logger }).then((s) => {
+      if (attempt > 0) logger.info(`connected to ${s.address} after ${attempt + 1} attempts`);
+      return s;
+    }), {
+      policy: brokerRetry(broker.maxBackoff),
+      signal,
+      // Settings that cannot work will not start working by waiting; an abort is the caller's wish.
+      fatal: (error) => error instanceof OutboxError && (error.code === 'E_CONFIG' || error.code === 'E_ABORTED'),
+      onRetry(e, attempt, delay) {
+        const error = asOutboxError(e);
+        // The message names hosts and the broker's words, never credentials.
+        logger.warn(`broker connect attempt ${attempt + 1} failed (${error.code}: ${error.message}); retrying in ${delay.toFixed(1)} s`);
+        try {
+          options.onAttempt?.({ attempt, error, delay });
+        } catch {
+          /* an observer must not stop the loop */
+        }
+      },
+    });
+    return session;
+  } catch (error) {
+    if (error instanceof RetryAborted || signal?.aborted) throw abortedError();
+    if (error instanceof OutboxError && error.code === 'E_ABORTED') throw abortedError();
+    throw error;
   }
 }
 
+const asOutboxError = (e: unknown): OutboxError => (e instanceof OutboxError ? e : new OutboxError('E_CONNECT', String(e), { cause: e }));
 const abortedError = (): OutboxError => new OutboxError('E_ABORTED', 'connecting to the broker was aborted');

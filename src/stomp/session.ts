@@ -17,6 +17,8 @@ import { createSubscriptions } from './subscriptions.js';
 import { createWindow } from './window.js';
 import { createWriter } from './writer.js';
 import type { Frame, SendOptions, StompSession } from './types.js';
+import { monotonicMs } from '../util/clock.js';
+import { TIMED_OUT, within } from '../util/within.js';
 
 export interface SessionContext {
   broker: ResolvedBroker;
@@ -286,26 +288,19 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
       return;
     }
     phase = 'disconnecting';
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timeout'>((r) => {
-      timer = setTimeout(() => r('timeout'), timeoutSeconds * 1000);
-      timer.unref();
-    });
-    try {
-      // Sends already queued for the window still go out: they were accepted before disconnect().
-      if ((await Promise.race([window.idle(), deadline])) === 'timeout') {
-        close(new OutboxError('E_RECEIPT_TIMEOUT', `disconnect gave up after ${timeoutSeconds} s with ${window.used} receipts pending`));
-        return;
-      }
-      if ((phase as Phase) === 'closed') return;
-      const r = receipts.expect('DISCONNECT');
-      writeFrame('DISCONNECT', { receipt: r.id });
-      const outcome = await Promise.race([r.done.then(() => 'ok' as const, () => 'failed' as const), deadline]);
-      if (outcome !== 'ok') logger.debug(`no RECEIPT for DISCONNECT from ${address} (${outcome})`);
-      close(undefined);
-    } finally {
-      clearTimeout(timer);
+    const deadline = monotonicMs() + timeoutSeconds * 1000;
+    const left = () => Math.max(0, deadline - monotonicMs());
+    // Sends already queued for the window still go out: they were accepted before disconnect().
+    if ((await within(window.idle(), { ms: left() })) === TIMED_OUT) {
+      close(new OutboxError('E_RECEIPT_TIMEOUT', `disconnect gave up after ${timeoutSeconds} s with ${window.used} receipts pending`));
+      return;
     }
+    if ((phase as Phase) === 'closed') return;
+    const r = receipts.expect('DISCONNECT');
+    writeFrame('DISCONNECT', { receipt: r.id });
+    const outcome = await within(r.done.then(() => 'ok' as const, () => 'failed' as const), { ms: left() });
+    if (outcome !== 'ok') logger.debug(`no RECEIPT for DISCONNECT from ${address} (${outcome === TIMED_OUT ? 'timeout' : outcome})`);
+    close(undefined);
   }
 
   return { ready, abort: (reason) => close(reason) };

@@ -18,8 +18,6 @@ export interface SendWindow<T> {
   failAll(error: OutboxError): void;
   /** Slots in use. */
   readonly used: number;
-  /** Items queued for a slot. */
-  readonly waiting: number;
 }
 
 export function createWindow<T>(size: number, run: (item: T) => void, fail: (item: T, error: OutboxError) => void): SendWindow<T> {
@@ -74,9 +72,6 @@ export function createWindow<T>(size: number, run: (item: T) => void, fail: (ite
     },
     get used() {
       return used;
-    },
-    get waiting() {
-      return queue.length - head;
     },
   };
 }

@@ -8,7 +8,7 @@ export const DESTINATION_PREFIXES = ['/topic/', '/queue/', '/amq/queue/', '/exch
 /** A version: letters, digits, `.`, `_`, `-`, starting with a letter or digit (`v1`, `2`, `2024-01`). */
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-/** `/topic/orders` + `v1` → `/topic/orders.v1`, as the original library did. */
+/** `/topic/orders` + `v1` → `/topic/orders.v1`, as django-outbox-pattern does. */
 export function finalDestination(destination: string, version?: string): string {
   return version ? `${destination}.${version}` : destination;
 }

@@ -1,5 +1,5 @@
 /**
- * An independent client (python3-stomp, as django-outbox-pattern uses) publishes with the original
+ * An independent client (python3-stomp, as django-outbox-pattern uses) publishes with django-outbox-pattern's
  * library's headers: consumed, deduplicated by dop-msg-id; cap-msg-id wins over dop-msg-id.
  */
 import { spawnSync } from 'node:child_process';
@@ -31,7 +31,7 @@ function publishWithPython(messages: Array<[Record<string, string>, unknown]>): 
   if (r.status !== 0) throw new Error(`python3-stomp publisher failed: ${r.stderr}`);
 }
 
-/** The headers the original's relay puts on a SEND. */
+/** The headers django-outbox-pattern's relay puts on a SEND. */
 const original = (id: string, extra: Record<string, string> = {}) => ({
   'dop-msg-id': id,
   'dop-msg-destination': destination,
@@ -41,7 +41,7 @@ const original = (id: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-test('messages from the original library are consumed and deduplicated by dop-msg-id; cap-msg-id wins', async () => {
+test('messages from django-outbox-pattern are consumed and deduplicated by dop-msg-id; cap-msg-id wins', async () => {
   const seen: Array<{ messageId: string; body: unknown; correlationId: string; sentCorrelation: string | undefined }> = [];
   const handler = async (p: Payload) => {
     seen.push({ messageId: p.messageId, body: p.body, correlationId: p.correlationId, sentCorrelation: p.headers['dop-correlation-id'] });
@@ -75,17 +75,17 @@ test('messages from the original library are consumed and deduplicated by dop-ms
   assert.equal(effects.map((e) => e.message_id).sort(), [a, b, cap].sort());
   assert.equal(consumer.stats().acked, 3);
   assert.equal(seen[0]?.body, { id: 1, name: 'first' });
-  assert.is(seen[0]?.correlationId, seen[0]?.sentCorrelation, "the original's dop-correlation-id is the payload's");
+  assert.is(seen[0]?.correlationId, seen[0]?.sentCorrelation, "django-outbox-pattern's dop-correlation-id is the payload's");
   assert.equal(queueCounts(queue), { messages: 0, unacked: 0 });
 });
 
-test('a queue and DLQ the original declared are consumed as they are (same arguments, no PRECONDITION_FAILED)', async () => {
+test('a queue and DLQ django-outbox-pattern declared are consumed as they are (same arguments, no PRECONDITION_FAILED)', async () => {
   const q = uniqueName('interop-decl');
   const dest = `/topic/${q}`;
   try {
     const r = spawnSync('/usr/bin/python3', ['test/consumer/fixtures/declare_original.py', dest, q], { encoding: 'utf8' });
     assert.is(r.status, 0, r.stderr);
-    assert.ok(queueCounts(q) && queueCounts(`DLQ.${q}`), 'the original declared both queues');
+    assert.ok(queueCounts(q) && queueCounts(`DLQ.${q}`), 'django-outbox-pattern declared both queues');
     const nacked = randomUUID();
     const { consumer, running } = startConsumer({
       db: t.db,

@@ -43,7 +43,7 @@ test('a body that is not JSON is its text', () => {
   assert.equal(decodeBody(Buffer.from('"quoted"')), { value: 'quoted', json: true });
 });
 
-test('SUBSCRIBE headers: the original queue arguments, client-individual acks, lowercase booleans', () => {
+test("SUBSCRIBE headers: django-outbox-pattern's queue arguments, client-individual acks, lowercase booleans", () => {
   const c = resolveConfig({ consumer: { prefetchCount: 5, exclusive: false, queueHeaders: { 'x-queue-type': 'classic', durable: 'True', ack: 'client' } } }, {});
   const h = subscribeHeaders(c.consumer, 'orders');
   assert.equal(h, {
@@ -59,7 +59,7 @@ test('SUBSCRIBE headers: the original queue arguments, client-individual acks, l
   });
   const d = deadLetterHeaders(resolveConfig({ consumer: { exclusive: true } }, {}).consumer, 'orders');
   assert.is(d['x-queue-name'], 'DLQ.orders');
-  assert.is(d['x-dead-letter-routing-key'], 'DLQ.DLQ.orders', 'as the original declares its DLQ');
+  assert.is(d['x-dead-letter-routing-key'], 'DLQ.DLQ.orders', 'as django-outbox-pattern declares its DLQ');
   assert.is(d.exclusive, 'false', 'a DLQ is never exclusive, or it would vanish with its connection');
   assert.is(defaultQueueName('/topic/orders.v1'), 'orders.v1');
   assert.is(defaultQueueName('/exchange/amq.topic/a.b'), 'a.b');

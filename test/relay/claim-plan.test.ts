@@ -6,6 +6,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { is, Placeholder } from 'drizzle-orm';
+import { createOutboxTables } from '../../src/db/tables.js';
+import { claimQuery } from '../../src/relay/sql.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 let t: TestDatabase;
@@ -21,10 +24,11 @@ test('with 100k rows in backoff ahead of the due ones, the claim uses the pendin
     select gen_random_uuid(), '/queue/x', '{}'::jsonb, '{}'::jsonb, now() + interval '1 hour' from generate_series(1, 100000)`;
   await t.sql`insert into outbox_published (id, destination, body, headers) select gen_random_uuid(), '/queue/x', '{}'::jsonb, '{}'::jsonb from generate_series(1, 200)`;
   await t.sql`analyze outbox_published`;
-  // The claim's inner select, as src/relay/sql.ts builds it.
-  const plan = (await t.sql.unsafe(`explain select id from outbox_published
-    where status = 'pending' and next_attempt_at <= now() and id <> all('{}'::uuid[])
-    order by seq limit 200 for update skip locked`)).map((r) => String(r['QUERY PLAN'])).join('\n');
+  // The very statement the relay prepares, with a relay's values for its placeholders.
+  const values: Record<string, unknown> = { limit: 200, lease: 30, inflight: [] };
+  const query = claimQuery(t.db, createOutboxTables().published).toSQL();
+  const params = query.params.map((p) => (is(p, Placeholder) ? values[p.name] : p)) as never[];
+  const plan = (await t.sql.unsafe(`explain ${query.sql}`, params)).map((r) => String(r['QUERY PLAN'])).join('\n');
   assert.not.match(plan, /Seq Scan/, plan);
   assert.match(plan, /Index Cond: \(next_attempt_at <= now\(\)\)/, plan);
   assert.match(plan, /outbox_published_pending_seq_idx/, plan);

@@ -13,7 +13,7 @@ const queue = uniqueName('producer');
 const config = testConfig('postgres://unused@127.0.0.1/unused');
 test.after(() => deleteQueue(queue));
 
-test('send resolves with the dop-msg-id once confirmed; the message carries the SPEC headers', async () => {
+test('send resolves with the dop-msg-id once confirmed; the message carries the wire-format headers', async () => {
   const producer = createProducer(config, { logger: silentLogger });
   const id = await withCorrelationId('corr-42', () => producer.send(`/queue/${queue}`, { total: 12.5, at: new Date(0) }, { 'x-source': 'test' }));
   const second = await producer.send(`/queue/${queue}`, 'just a string');

@@ -1,4 +1,4 @@
-/** The relay's main promise: every committed row reaches the broker, as the SPEC's wire format, and is marked sent. */
+/** The relay's main promise: every committed row reaches the broker, in the README's wire format, and is marked sent. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isOutboxError } from '../../src/errors.js';
@@ -20,7 +20,7 @@ test.after(async () => {
   await t.drop();
 });
 
-test('N rows → N messages with the SPEC headers, dop-msg-id = row id, body intact, every row sent', async () => {
+test('N rows → N messages with the wire-format headers, dop-msg-id = row id, body intact, every row sent', async () => {
   const queue = uniqueName('relay-basic');
   queues.push(queue);
   const config = testConfig(t.url, { relay: { batchSize: 50 } });

@@ -13,7 +13,7 @@ export interface TestRow {
   headers: Record<string, string>;
 }
 
-/** The headers `publish()` stores (SPEC "Wire format"), plus any extra ones. */
+/** The headers `publish()` stores (README "Wire format"), plus any extra ones. */
 export function rowHeaders(id: string, destination: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     'dop-msg-id': id,

@@ -9,7 +9,7 @@ import { resolveConfig } from '../../src/config/resolve.js';
 import type { OutboxConfig } from '../../src/config/types.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { OutboxError } from '../../src/errors.js';
-import { lineItems, orders } from '../fixtures/capture/schema.js';
+import { lineItems, orders } from '../fixtures/shop/schema.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const WORK = join(ROOT, 'tmp', `capture-validate-${process.pid}`);
@@ -82,7 +82,7 @@ function runGenerate(configFile: string): { status: number | null; stdout: strin
 
 test('outbox generate with a mistake: exit 2, one line naming model and key, nothing written', () => {
   mkdirSync(WORK, { recursive: true });
-  const schema = JSON.stringify(join(ROOT, 'test/fixtures/capture/schema.ts'));
+  const schema = JSON.stringify(join(ROOT, 'test/fixtures/shop/schema.ts'));
   const define = JSON.stringify(join(ROOT, 'src/index.ts'));
   const write = (file: string, publish: string) =>
     writeFileSync(

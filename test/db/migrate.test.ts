@@ -11,8 +11,8 @@ import { generate } from '../../codegen/generate.js';
 import { writeGenerated } from '../../codegen/write.js';
 import { migrate } from '../../src/db/migrate.js';
 import type { OutboxDb } from '../../src/db/types.js';
-import { insertOrderWithOutbox } from '../fixtures/capture/golden/index.js';
-import { schemaSql } from '../fixtures/capture/schema.js';
+import { insertOrderWithOutbox } from '../fixtures/shop/golden/index.js';
+import { schemaSql } from '../fixtures/shop/schema.js';
 import { createTestDatabase } from '../helpers/db.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -104,7 +104,7 @@ test('custom table names: generate + migrate (twice) + the helpers write to the 
   const t = await createTestDatabase({ migrate: false });
   try {
     const configFile = join(WORK, 'custom.config.ts');
-    const fixture = JSON.stringify(join(ROOT, 'test/fixtures/capture/schema.ts'));
+    const fixture = JSON.stringify(join(ROOT, 'test/fixtures/shop/schema.ts'));
     const index = JSON.stringify(join(ROOT, 'src/index.ts'));
     writeFileSync(
       configFile,
@@ -138,7 +138,7 @@ test('custom table names: generate + migrate (twice) + the helpers write to the 
 test('own migrations: the generated schema (as drizzle-kit creates it) plus outbox-trigger.sql, applied twice, wake a listener while a relay is listed as idle', async () => {
   const t = await createTestDatabase({ migrate: false });
   try {
-    const golden = join(ROOT, 'test/fixtures/capture/golden');
+    const golden = join(ROOT, 'test/fixtures/shop/golden');
     // drizzle/0000_init.sql and 0002_relay_idle.sql are what drizzle-kit generates from schema.ts (generate.test.ts checks that).
     for (const file of ['0000_init.sql', '0002_relay_idle.sql']) {
       await t.sql.unsafe(readFileSync(join(ROOT, 'drizzle', file), 'utf8').replaceAll('--> statement-breakpoint', ''));

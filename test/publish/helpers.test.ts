@@ -11,8 +11,8 @@ import {
   insertOrderWithOutbox,
   publish,
   updateOrderWithOutbox,
-} from '../fixtures/capture/golden/index.js';
-import { customers, orders, schemaSql } from '../fixtures/capture/schema.js';
+} from '../fixtures/shop/golden/index.js';
+import { customers, orders, schemaSql } from '../fixtures/shop/schema.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -9,10 +9,10 @@ import * as assert from 'uvu/assert';
 import { generate, type GeneratedFile } from '../../codegen/generate.js';
 import { renderSchema } from '../../codegen/schema-template.js';
 import { createOutboxTables } from '../../src/db/tables.js';
-import config from '../fixtures/capture/outbox.config.js';
+import config from '../fixtures/shop/outbox.config.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const FIXTURE = join(ROOT, 'test/fixtures/capture');
+const FIXTURE = join(ROOT, 'test/fixtures/shop');
 const CONFIG = join(FIXTURE, 'outbox.config.ts');
 const GOLDEN = join(FIXTURE, 'golden');
 const WORK = join(ROOT, 'tmp', `capture-generate-${process.pid}`);
@@ -28,7 +28,7 @@ test('the fixture generates exactly the golden files (UPDATE_GOLDEN=1 rewrites t
   assert.equal(files.map((f) => relative(FIXTURE, f.path)), ['golden/schema.ts', 'golden/index.ts', 'golden/outbox-trigger.sql']);
   for (const file of files) {
     if (process.env.UPDATE_GOLDEN) writeFileSync(file.path, file.content);
-    assert.fixture(file.content, readFileSync(file.path, 'utf8'), `${relative(ROOT, file.path)} differs: run UPDATE_GOLDEN=1 npx tsx test/capture/generate.test.ts and review the diff`);
+    assert.fixture(file.content, readFileSync(file.path, 'utf8'), `${relative(ROOT, file.path)} differs: run UPDATE_GOLDEN=1 npx tsx test/codegen/generate.test.ts and review the diff`);
   }
   const again = generate({ configPath: CONFIG, config, runtimeImport: GOLDEN_RUNTIME });
   assert.equal(again.files, files, 'a second run is byte-identical');
@@ -58,9 +58,9 @@ test("users' output differs from the golden copy only in the runtime import, and
   for (const f of files) writeFileSync(f.path, f.content);
   // The type tests, pointed at this copy and at the package name instead of src/.
   const tests = readFileSync(join(FIXTURE, 'type-tests.ts'), 'utf8')
-    .replace("from './golden/index.js'", "from './out/index.js'")
+    .replace("from '../capture/golden/index.js'", "from '../capture/out/index.js'")
     .replace("from '../../../src/index.js'", "from 'drizzle-outbox'")
-    .replace("from './schema.js'", `from '${relative(WORK, join(FIXTURE, 'schema.js'))}'`);
+    .replace("from '../capture/schema.js'", `from '${relative(WORK, join(FIXTURE, 'schema.js'))}'`);
   writeFileSync(join(WORK, 'type-tests.ts'), tests);
   writeFileSync(
     join(WORK, 'tsconfig.json'),
