@@ -20,10 +20,19 @@ export interface Verdict<R> {
   retry: Array<{ row: R; message: string }>;
   /** Bystanders of another row's broker ERROR: due again at once, attempt refunded. */
   release: Array<{ row: R; message: string }>;
+  /**
+   * In flight when the broker refused something without saying what: released like bystanders (nobody is
+   * charged for what the broker did not name), and their destinations are probed one by one before more
+   * of their rows go out beside others — on a connection of its own a refusal names itself.
+   */
+  suspect: Array<{ row: R; message: string }>;
 }
 
-/** Errors that belong to one SEND rather than to the connection. */
-const PER_SEND: OutboxErrorCode[] = ['E_RECEIPT_TIMEOUT', 'E_INVALID_FRAME', 'E_FRAME_TOO_LARGE', 'E_NOT_JSON'];
+/**
+ * Errors that belong to one SEND rather than to the connection: it could not be encoded, so it was never
+ * written. (A receipt timeout is not one of them: confirms come in order, so the connection is what failed.)
+ */
+const PER_SEND: OutboxErrorCode[] = ['E_INVALID_FRAME', 'E_FRAME_TOO_LARGE', 'E_NOT_JSON'];
 
 /**
  * ERRORs about the connection itself, not about any SEND: an operator's `rabbitmqctl close_connection`,
@@ -62,17 +71,17 @@ export function errorMessage(error: unknown): string {
 }
 
 /**
- * Sorts failed sends into blame / retry / release:
- * - a per-SEND error (receipt timeout, invalid frame) blames its own row;
- * - a broker ERROR blames the rows whose destination it names; if it names none of them, the oldest
- *   unconfirmed row (the broker handles frames in order, so the first unconfirmed SEND is the best guess,
- *   and blaming at least one row guarantees a poisonous row cannot loop forever). Every other row that
- *   failed with it — the ERROR or the close that follows it — is a bystander, released with its attempt back;
- * - otherwise (the connection dropped, with no ERROR or with one about the connection itself) every row gets
- *   a failed attempt with backoff.
+ * Sorts failed sends:
+ * - a per-SEND error (a frame that cannot be encoded) blames its own row;
+ * - a broker ERROR blames the rows whose destination it names (RabbitMQ may send several ERRORs for one
+ *   refusal; the session keeps them all in the reason); every other row that failed with it is a bystander,
+ *   released with its attempt back;
+ * - a broker ERROR that names none of them blames nobody: every row is released as a suspect (see Verdict);
+ * - otherwise (the connection dropped or stopped confirming, with no ERROR or with one about the connection
+ *   itself) every row gets a failed attempt with backoff.
  */
 export function attribute<R extends { seq: number; destination: string }>(failures: FailedSend<R>[]): Verdict<R> {
-  const verdict: Verdict<R> = { blame: [], retry: [], release: [] };
+  const verdict: Verdict<R> = { blame: [], retry: [], release: [], suspect: [] };
   const rest: FailedSend<R>[] = [];
   for (const f of failures) {
     if (isOutboxError(f.error) && PER_SEND.includes(f.error.code)) verdict.blame.push({ row: f.row, message: errorMessage(f.error) });
@@ -85,11 +94,14 @@ export function attribute<R extends { seq: number; destination: string }>(failur
   }
   const names = new Set<string>();
   for (const f of brokerErrors) for (const n of namesInBrokerError(errorMessage(f.error))) names.add(n);
-  let culprits = brokerErrors.filter((f) => destinationNames(f.row.destination).some((n) => names.has(n)));
-  if (culprits.length === 0) culprits = [brokerErrors.reduce((a, b) => (b.row.seq < a.row.seq ? b : a))];
-  const cause = errorMessage(culprits[0]!.error);
+  const culprits = new Set(brokerErrors.filter((f) => destinationNames(f.row.destination).some((n) => names.has(n))));
+  const cause = errorMessage(brokerErrors[0]!.error);
+  if (culprits.size === 0) {
+    for (const f of rest) verdict.suspect.push({ row: f.row, message: `released: in flight when the broker refused something it did not name (${cause})` });
+    return verdict;
+  }
   for (const f of rest) {
-    if (culprits.includes(f)) verdict.blame.push({ row: f.row, message: errorMessage(f.error), refused: true });
+    if (culprits.has(f)) verdict.blame.push({ row: f.row, message: errorMessage(f.error), refused: true });
     else verdict.release.push({ row: f.row, message: `released: in flight when another send failed (${cause})` });
   }
   return verdict;

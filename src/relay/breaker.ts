@@ -1,28 +1,42 @@
 /**
- * A circuit breaker per destination. When the broker refuses a destination (an ERROR blamed on one of its
- * rows), RabbitMQ closes the whole connection and every send in flight beside it fails too; sending that
- * destination's other rows again would kill each new connection the same way and resend the healthy rows
- * around them. So once a destination is blamed the relay holds its rows (not sent, attempt not counted)
- * until the breaker's backoff runs out, then lets ONE row through as a probe, sent alone on the
- * connection (nothing in flight beside it, so a refusal has no bystanders). A confirmed probe closes the
- * breaker; a refused one opens it again for longer.
+ * A circuit breaker per destination. RabbitMQ answers a refused destination (a /queue/ declared with other
+ * arguments, a missing exchange) with an ERROR and closes the whole connection, failing every send in
+ * flight beside it. So once the broker has refused a destination, its rows no longer go out on the relay's
+ * connection: they are held (not sent, attempt given back) until the destination's next probe, and then ONE
+ * row goes alone, on a connection of its own (./prober.ts), so that a refusal kills nothing else. A
+ * confirmed probe closes the breaker; a refused one opens it again for longer. A destination that was in
+ * flight when the broker refused something it did not name is a suspect: probed at once, no backoff.
  *
- * Times here are this process's own monotonic clock: they decide only when this relay tries again, and are
+ * Times here are this process's monotonic clock: they decide only when this relay tries again, and are
  * never compared with the database's.
  */
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../util/clock.js';
 
-export type Route = 'send' | 'hold' | 'probe';
+export type ProbeOutcome = 'accepted' | 'refused' | 'unknown';
+
+export interface HeldDestination {
+  destination: string;
+  /** Refusals in a row (0 for a suspect not yet refused). */
+  refusals: number;
+  /** Seconds until its next probe is due (0: due, or out now). */
+  probeIn: number;
+}
 
 export interface Breaker {
-  /** What to do with a row of `destination` now. Returns 'probe' once per opening; its result must be reported. */
-  route(destination: string): Route;
-  /** Seconds to hold a row of `destination` for (until its next probe is due; at least `minHold`). */
+  /** True while rows of `destination` must not go out on the relay's connection. */
+  isOpen(destination: string): boolean;
+  /** Seconds to hold a row of `destination` for: until its next probe is due, at least `minHold`. */
   holdSeconds(destination: string): number;
-  /** The broker refused `destination`: open (again) with a longer backoff. */
+  /** Claims the destination's probe if one is due and none is out; the caller must report `probed`. */
+  takeProbe(destination: string): boolean;
+  /** The broker refused `destination`: open (again), with a longer backoff. */
   trip(destination: string): void;
-  /** The probe's outcome: confirmed → closed; otherwise due again after the current backoff. */
-  probed(destination: string, confirmed: boolean): void;
+  /** In flight when the broker refused something it did not name: probe it before sending more of it. */
+  suspect(destination: string): void;
+  /** A probe's outcome. `unknown`: no verdict (the connection was lost): due again after the same backoff. */
+  probed(destination: string, outcome: ProbeOutcome): void;
+  /** Destinations held now (for logs and `outbox status`). */
+  held(): HeldDestination[];
 }
 
 export function createBreaker(options: {
@@ -33,42 +47,49 @@ export function createBreaker(options: {
   minHold?: number;
   now?: () => number;
 }): Breaker {
-  const now = options.now ?? (() => performance.now());
+  const now = options.now ?? monotonicMs;
   const minHold = options.minHold ?? 0.5;
   const states = new Map<string, { refusals: number; until: number; probing: boolean }>();
   const backoffMs = (refusals: number) => Math.min(options.base * 2 ** Math.max(refusals - 1, 0), options.max) * 1000;
 
+  function trip(destination: string): void {
+    const s = states.get(destination) ?? { refusals: 0, until: 0, probing: false };
+    s.refusals++;
+    s.until = now() + backoffMs(s.refusals);
+    s.probing = false;
+    states.set(destination, s);
+  }
+
   return {
-    route(destination) {
-      const s = states.get(destination);
-      if (!s) return 'send';
-      if (s.probing || now() < s.until) return 'hold';
-      s.probing = true;
-      return 'probe';
+    isOpen(destination) {
+      return states.has(destination);
     },
     holdSeconds(destination) {
       const s = states.get(destination);
       const left = s ? (s.probing ? backoffMs(s.refusals) : s.until - now()) / 1000 : 0;
       return Math.max(left, minHold);
     },
-    trip(destination) {
-      const s = states.get(destination) ?? { refusals: 0, until: 0, probing: false };
-      s.refusals++;
-      s.until = now() + backoffMs(s.refusals);
-      s.probing = false;
-      states.set(destination, s);
+    takeProbe(destination) {
+      const s = states.get(destination);
+      if (!s || s.probing || now() < s.until) return false;
+      s.probing = true;
+      return true;
     },
-    probed(destination, confirmed) {
+    trip,
+    suspect(destination) {
+      if (!states.has(destination)) states.set(destination, { refusals: 0, until: 0, probing: false });
+    },
+    probed(destination, outcome) {
       const s = states.get(destination);
       if (!s) return;
-      if (confirmed) {
-        states.delete(destination);
-        return;
-      }
-      // Failed without the broker refusing it (a dropped connection, a receipt timeout): try again after
-      // the same backoff. A refusal also trips, which lengthens it.
+      if (outcome === 'accepted') return void states.delete(destination);
+      if (outcome === 'refused') return trip(destination);
       s.probing = false;
       s.until = Math.max(s.until, now() + backoffMs(s.refusals));
+    },
+    held() {
+      const at = now();
+      return [...states].map(([destination, s]) => ({ destination, refusals: s.refusals, probeIn: s.probing ? 0 : Math.max(0, (s.until - at) / 1000) }));
     },
   };
 }

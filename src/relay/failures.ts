@@ -33,7 +33,7 @@ export function createFailureSink(options: {
   logger: Logger;
   onFailed?(rows: number): void;
   /** Told when the broker refused a destination (a row of it was blamed for an ERROR): it holds the rest. */
-  breaker?: Pick<Breaker, 'trip' | 'holdSeconds'>;
+  breaker?: Pick<Breaker, 'trip' | 'suspect' | 'holdSeconds'>;
 }): FailureSink {
   const { statements, policy, logger, breaker } = options;
   let collected: Array<FailedSend<ClaimedRow> & { atShutdown: boolean }> = [];
@@ -67,10 +67,15 @@ export function createFailureSink(options: {
     const unconfirmed = all.filter((f) => f.atShutdown).map((f) => f.row);
     const failures = all.filter((f) => !f.atShutdown);
     const verdict = attribute(failures);
-    for (const { row, refused } of verdict.blame) {
-      if (!refused || !breaker) continue;
-      breaker.trip(row.destination);
-      logger.warn(`the broker refused ${row.destination}: holding its rows, one probe in ${breaker.holdSeconds(row.destination).toFixed(1)} s`);
+    for (const destination of new Set(verdict.blame.filter((b) => b.refused).map((b) => b.row.destination))) {
+      if (!breaker) break;
+      breaker.trip(destination);
+      logger.warn(`the broker refused ${destination}: holding its rows, one probe on a connection of its own in ${breaker.holdSeconds(destination).toFixed(1)} s`);
+    }
+    const suspects = new Set(verdict.suspect.map((s) => s.row.destination));
+    if (suspects.size > 0 && breaker) {
+      for (const destination of suspects) breaker.suspect(destination);
+      logger.warn(`the broker refused a send without naming it: probing ${[...suspects].join(', ')} one at a time before sending more to them`);
     }
     return () => record(unconfirmed, verdict);
   }
@@ -90,7 +95,7 @@ export function createFailureSink(options: {
       }
       await write('a failed send', () => statements.fail(rows, message, policy));
     }
-    for (const [message, rows] of groupByMessage(verdict.release)) {
+    for (const [message, rows] of groupByMessage([...verdict.release, ...verdict.suspect])) {
       logger.info(`${rows.length} send(s) released for a prompt retry: ${message}`);
       await write('released rows', () => statements.release(rows, true, null));
     }

@@ -24,7 +24,7 @@ import { lifecycle } from '../util/lifecycle.js';
 import { databaseRetry, retry, RetryAborted } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 import { settledWithin } from '../util/within.js';
-import { CONNECTION_LEVEL } from './attribute.js';
+import { CONNECTION_LEVEL, namesInBrokerError } from './attribute.js';
 import { createBreaker } from './breaker.js';
 import { createFailureSink } from './failures.js';
 import { createIdleStatements } from './idle-sql.js';
@@ -32,6 +32,7 @@ import { createLeases } from './leases.js';
 import { createMarker } from './marker.js';
 import { createPace } from './pace.js';
 import { createProgress } from './progress.js';
+import { createProber } from './prober.js';
 import { createSender } from './sender.js';
 import { createRelayStatements, type ClaimedRow } from './sql.js';
 import { createWake } from './wake.js';
@@ -85,10 +86,11 @@ export function createRelay(options: RelayOptions): Relay {
   const progress = createProgress({ backlog: statements.backlog, logger, intervalSeconds: settings.progressInterval });
   const marker = createMarker({ markSent: statements.markSent, logger, batchSize: settings.batchSize, maxBackoff: config.database.maxBackoff, onMarked: progress.sent });
   const breaker = createBreaker({ base: settings.retryBackoff.base, max: settings.retryBackoff.max });
+  const retryPolicy = { maxAttempts: settings.maxAttempts, base: settings.retryBackoff.base, max: settings.retryBackoff.max };
   const failures = createFailureSink({
     statements,
     logger,
-    policy: { maxAttempts: settings.maxAttempts, base: settings.retryBackoff.base, max: settings.retryBackoff.max },
+    policy: retryPolicy,
     onFailed: progress.failed,
     breaker,
   });
@@ -101,13 +103,16 @@ export function createRelay(options: RelayOptions): Relay {
     pollInterval: settings.pollInterval,
     logger,
   });
+  const connect = options.connect ?? stompConnector(config.broker, { logger, window: settings.window });
   const link = createBrokerLink<Publisher>({
-    connect: options.connect ?? stompConnector(config.broker, { logger, window: settings.window }),
+    connect,
     logger,
     maxBackoff: config.broker.maxBackoff,
-    // A refusal the relay failed to pin on a destination must not kill one connection after another; an
-    // operator closing the connection, or a node going down, is not a refusal.
-    countsAsFailure: (reason) => reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message),
+    // A refusal that names no queue or exchange must not kill one connection after another (its suspects are
+    // probed meanwhile); a named one is the breaker's business, and an operator closing the connection, or a
+    // node going down, is not a refusal.
+    countsAsFailure: (reason) =>
+      reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message) && namesInBrokerError(reason.message).size === 0,
     describeBackoff: (streak, seconds) => `the broker closed ${streak} connection(s) in a row on an ERROR; reconnecting in ${seconds.toFixed(1)} s`,
     onConnected: (connection) => logger.info(`connected to the broker at ${connection.address}`),
     onLost(reason) {
@@ -115,7 +120,8 @@ export function createRelay(options: RelayOptions): Relay {
       wake.poke();
     },
   });
-  const sender = createSender({ link, breaker, failures, marker, leases, statements, logger });
+  const prober = createProber({ connect, breaker, marker, leases, statements, policy: retryPolicy, logger, maxBackoff: config.broker.maxBackoff, onFailed: progress.failed });
+  const sender = createSender({ isLive: (connection) => link.isLive(connection), breaker, prober, failures, marker, leases, statements, logger });
   const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['published'] });
   const maxBatches = maxLeasedBatches(settings.batchSize, settings.window);
 
@@ -208,6 +214,7 @@ export function createRelay(options: RelayOptions): Relay {
     await settledWithin(pace.stop(), Math.min(2000, left(reserve)));
     if (inflight.size > 0) logger.info(`stopping: waiting up to ${(left(reserve) / 1000).toFixed(1)} s for ${inflight.size} batch(es) in flight`);
     const settled = await settledWithin(Promise.all(inflight), left(reserve));
+    await prober.stop(Math.min(1000, left(reserve)));
     if (!settled) {
       // Unconfirmed sends may or may not have reached the broker: release them (attempt kept) so the next
       // relay resends them now instead of after the lease. The consumer's inbox absorbs a duplicate.

@@ -1,13 +1,12 @@
 /**
- * Sending one claimed batch on the broker connection, under the per-destination circuit breaker:
- * rows of a refused destination are held (not sent, attempt given back) until their probe is due; the
- * first row of a destination whose hold is over goes alone as its probe (the batch's other rows of that
- * destination wait for its verdict); the rest goes pipelined. Each confirmed row goes to the marker, each
- * failed one to the failure sink. The batch stays leased (and its lease extended) until every row is settled.
+ * Sending one claimed batch. Rows of a destination the breaker holds do not go out on the relay's
+ * connection: one of them becomes the destination's probe when one is due (sent alone elsewhere, by
+ * ./prober.ts), the others are held (not sent, attempt given back) until the next probe. The rest goes
+ * pipelined on the relay's connection; each confirmed row goes to the marker, each failed one to the failure
+ * sink. The batch stays leased (and its lease extended) until every row is settled.
  */
-import type { Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
-import type { BrokerLink } from '../transport/link.js';
+import type { Logger } from '../log/logger.js';
 import type { Publisher } from '../transport/types.js';
 import { sendBody } from '../wire/body.js';
 import { sendHeaders } from '../wire/headers.js';
@@ -15,16 +14,19 @@ import type { Breaker } from './breaker.js';
 import type { FailureSink } from './failures.js';
 import type { Leases } from './leases.js';
 import type { Marker } from './marker.js';
+import type { Prober } from './prober.js';
 import type { ClaimedRow, RelayStatements } from './sql.js';
 
 export interface Sender {
-  /** Sends `rows` on `connection`; resolves once every row is marked, judged, released or held. */
+  /** Sends `rows` on `connection`; resolves once every row is marked, judged, held or handed to a probe. */
   dispatch(connection: Publisher, rows: ClaimedRow[]): Promise<void>;
 }
 
 export interface SenderOptions {
-  link: BrokerLink;
+  /** Whether `connection` is still the relay's live connection. */
+  isLive(connection: Publisher): boolean;
   breaker: Breaker;
+  prober: Prober;
   failures: FailureSink;
   marker: Marker;
   leases: Leases;
@@ -33,34 +35,20 @@ export interface SenderOptions {
 }
 
 export function createSender(options: SenderOptions): Sender {
-  const { link, breaker, failures, marker, leases, statements, logger } = options;
-  // Sends handed to the connection and not yet settled; a probe waits for none to be left.
-  let outstanding = 0;
-  let quietWaiters: Array<() => void> = [];
-  const quiet = () => (outstanding === 0 ? Promise.resolve() : new Promise<void>((resolve) => quietWaiters.push(resolve)));
-  // While a probe is out, no other send is written: a refusal then has no bystanders.
-  let probing: Promise<void> | undefined;
+  const { isLive, breaker, prober, failures, marker, leases, statements, logger } = options;
 
-  /** Sends one row; true once confirmed (then marked), false if it failed (then judged by `failures`). */
-  function sendRow(connection: Publisher, row: ClaimedRow): Promise<boolean> {
+  /** Sends one row; its receipt marks it, its failure goes to the failure sink. */
+  function sendRow(connection: Publisher, row: ClaimedRow): Promise<void> {
     let sent: Promise<void>;
     try {
       sent = connection.send(row.destination, sendBody(row.body), { headers: sendHeaders(row.headers, row) });
     } catch (error) {
       sent = Promise.reject(error);
     }
-    outstanding++;
-    return sent
-      .then(
-        () => (marker.add(row.id), true),
-        (error: unknown) => (failures.add(row, error), false),
-      )
-      .finally(() => {
-        if (--outstanding > 0) return;
-        const waiters = quietWaiters;
-        quietWaiters = [];
-        for (const resolve of waiters) resolve();
-      });
+    return sent.then(
+      () => marker.add(row.id),
+      (error: unknown) => failures.add(row, error),
+    );
   }
 
   /** Holds rows of refused destinations (not sent, attempt given back) until their probe is due. */
@@ -74,53 +62,24 @@ export function createSender(options: SenderOptions): Sender {
   }
 
   async function dispatch(connection: Publisher, rows: ClaimedRow[]): Promise<void> {
-    const batch = leases.add(rows);
+    let ready: ClaimedRow[] = [];
+    const held: ClaimedRow[] = [];
+    const probes: ClaimedRow[] = [];
+    for (const row of rows) {
+      if (!breaker.isOpen(row.destination)) ready.push(row);
+      else if (breaker.takeProbe(row.destination)) probes.push(row);
+      else held.push(row);
+    }
+    // A probe is leased and settled by the prober, on its own schedule.
+    const batch = leases.add([...ready, ...held]);
     try {
-      while (probing) await probing;
-      const held: ClaimedRow[] = [];
-      const probes: ClaimedRow[] = [];
-      const afterProbe: ClaimedRow[] = [];
-      let ready: ClaimedRow[] = [];
-      const probed = new Set<string>();
-      for (const row of rows) {
-        if (probed.has(row.destination)) {
-          afterProbe.push(row);
-          continue;
-        }
-        const route = breaker.route(row.destination);
-        if (route === 'hold') held.push(row);
-        else if (route === 'send') ready.push(row);
-        else {
-          probes.push(row);
-          probed.add(row.destination);
-        }
-      }
-      const sends: Promise<boolean>[] = [];
-      for (const probe of probes) {
-        if (!link.isLive(connection)) {
-          breaker.probed(probe.destination, false);
-          ready.push(probe);
-          continue;
-        }
-        logger.info(`probing ${probe.destination} with one row sent alone`);
-        probing = (async () => {
-          await quiet();
-          const confirmed = await sendRow(connection, probe);
-          breaker.probed(probe.destination, confirmed);
-          if (confirmed) logger.info(`${probe.destination} accepted the probe: resuming`);
-        })();
-        await probing;
-        probing = undefined;
-      }
-      for (const row of afterProbe) (breaker.route(row.destination) === 'send' ? ready : held).push(row);
-      const holding = hold(held);
-      if (!link.isLive(connection)) {
-        // The connection died under a probe (or before): these were never written. Give them back now.
+      for (const probe of probes) prober.probe(probe);
+      if (!isLive(connection)) {
+        // The connection died before these were written: give them back now, attempt refunded.
         await statements.release(ready, true, null).catch(() => {});
         ready = [];
       }
-      for (const row of ready) sends.push(sendRow(connection, row));
-      await Promise.all([holding, ...sends]);
+      await Promise.all([hold(held), ...ready.map((row) => sendRow(connection, row))]);
       await marker.settled();
     } finally {
       leases.settle(batch);

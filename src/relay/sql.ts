@@ -97,6 +97,21 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
     .where(and(owned, sql`${t.status} = 'pending'`))
     .prepare('outbox_relay_hold');
 
+  // CHARGE HELD: the destination's probe was refused again, so every row waiting on it counts the attempt
+  // the probe stood for (and ends `failed` at maxAttempts): a destination that stays refused fails its rows
+  // in bounded time, not one probe at a time. Walks the pending index, O(pending rows).
+  const chargeHeld = db
+    .update(t)
+    .set({
+      attempts: sql`${t.attempts} + 1`,
+      lastError: sql`${sql.placeholder('error')}::text`,
+      status: sql`case when ${t.attempts} + 1 >= ${sql.placeholder('maxAttempts')}::int then 'failed' else 'pending' end`,
+      nextAttemptAt: sql`greatest(${t.nextAttemptAt}, now() + make_interval(secs => ${sql.placeholder('hold')}::float8))`,
+    })
+    .where(and(sql`${t.status} = 'pending'`, sql`${t.destination} = ${sql.placeholder('destination')}`, sql`${t.id} <> ${sql.placeholder('probe')}::uuid`))
+    .returning({ status: t.status })
+    .prepare('outbox_relay_charge_held');
+
   // EXTEND: rows still awaiting their receipt when their lease nears its end (a slow broker, a full send
   // window) are leased again, so no relay — this one included — claims and sends them a second time.
   const extend = db
@@ -131,6 +146,11 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
     },
     async hold(rows: Claim[], delaySeconds: number): Promise<void> {
       if (rows.length) await hold.execute({ ...claims(rows), delay: delaySeconds });
+    },
+    /** Charges every other pending row of `destination` one attempt; returns how many, and how many are now failed. */
+    async chargeHeld(destination: string, probeId: string, error: string, maxAttempts: number, holdSeconds: number): Promise<{ charged: number; failed: number }> {
+      const rows = (await chargeHeld.execute({ destination, probe: probeId, error: truncate(error), maxAttempts, hold: holdSeconds })) as Array<{ status: string }>;
+      return { charged: rows.length, failed: rows.filter((r) => r.status === 'failed').length };
     },
     async extend(rows: Claim[], leaseSeconds: number): Promise<void> {
       if (rows.length) await extend.execute({ ...claims(rows), lease: leaseSeconds });

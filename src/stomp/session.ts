@@ -40,17 +40,27 @@ const noop = (): void => {};
 /** Starts the session on `socket`; CONNECT is written once `readyEvent` fires. */
 export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConnect', ctx: SessionContext): Opening {
   const { broker, logger, address } = ctx;
-  type Phase = 'connecting' | 'open' | 'disconnecting' | 'closed';
+  // failing: the broker sent an ERROR; we read what else it says (more ERRORs, late RECEIPTs) until it closes.
+  type Phase = 'connecting' | 'open' | 'disconnecting' | 'failing' | 'closed';
   let phase: Phase = 'connecting';
   let server: Record<string, string> = {};
   let periods: HeartbeatPeriods = { send: 0, receive: 0 };
   let heartbeat: HeartbeatMonitor | undefined;
   let closeReason: OutboxError | undefined;
   let disconnecting: Promise<void> | undefined;
+  // Every ERROR frame's text, in arrival order, until the connection closes.
+  const brokerErrors: string[] = [];
+  let failingTimer: NodeJS.Timeout | undefined;
 
-  const receipts = createReceipts(broker.receiptTimeout * 1000);
+  const receipts = createReceipts(broker.receiptTimeout * 1000, (error) => {
+    logger.warn(`${address}: ${error.message}; closing the connection (the broker confirms in order: nothing sent after it would be confirmed either)`);
+    close(error);
+  });
   const window = createWindow<PendingSend>(ctx.window, (p) => sendWithSlot(p), (p, error) => p.reject(error));
-  const writer = createWriter(socket, () => heartbeat?.wrote());
+  const writer = createWriter(socket, () => {
+    heartbeat?.wrote();
+    receipts.written();
+  });
   // ACK/NACK still go out while disconnecting: handlers finishing during the drain settle their messages.
   const subscriptions = createSubscriptions({
     logger,
@@ -83,10 +93,12 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     writer.flush();
   };
   const onSocketError = (error: Error): void => {
+    if (brokerErrors.length > 0) return close(combinedBrokerError());
     const code = phase === 'connecting' ? 'E_CONNECT' : 'E_CONNECTION_CLOSED';
     close(new OutboxError(code, `${address}: ${error.message}`, { cause: error }));
   };
   const onSocketClose = (): void => {
+    if (brokerErrors.length > 0) return close(combinedBrokerError());
     const code = phase === 'connecting' ? 'E_CONNECT' : 'E_CONNECTION_CLOSED';
     close(new OutboxError(code, `the connection to ${address} was closed by the peer`));
   };
@@ -136,6 +148,8 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
         return;
       case 'MESSAGE':
         if (phase === 'connecting') return protocolError('MESSAGE before CONNECTED');
+        // A dying connection cannot settle it: the broker redelivers it on the next.
+        if (phase === 'failing') return;
         return subscriptions.deliver(frame);
       case 'ERROR':
         return brokerError(frame);
@@ -160,7 +174,8 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     periods = negotiateHeartbeat(broker.heartbeat, frame.headers['heart-beat']);
     heartbeat = startHeartbeat(
       periods,
-      () => writer.write(HEARTBEAT),
+      // Bytes already waiting to go out are sign of life enough; piling heart-beats up behind them is not.
+      () => writer.busy || writer.write(HEARTBEAT),
       (quiet) => {
         logger.warn(`${address} sent nothing for ${quiet} ms (heart-beat ${periods.receive} ms): closing`);
         close(new OutboxError('E_HEARTBEAT_TIMEOUT', `${address} sent nothing for ${quiet} ms (heart-beat ${periods.receive} ms)`));
@@ -171,12 +186,30 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     resolveReady(session);
   }
 
+  /**
+   * An ERROR ends the connection, but not at once: answering a pipelined batch, RabbitMQ may send a generic
+   * "Processing error" first and the ERROR that names the refused queue or exchange after it, then close.
+   * So every ERROR is kept until the socket closes (or ERROR_GRACE_MS passes, for a broker that leaves it
+   * open), and the connection ends with all of them; RECEIPTs that still arrive meanwhile settle their sends.
+   */
   function brokerError(frame: Frame): void {
     const summary = frame.headers.message ?? 'no message';
     const detail = frame.body.length ? frame.body.toString('utf8', 0, Math.min(frame.body.length, 300)).trim() : '';
-    const text = `${address} sent ERROR: ${summary}${detail ? ` — ${detail.replace(/\s+/g, ' ')}` : ''}`;
-    if (phase !== 'connecting') logger.error(text);
-    close(new OutboxError('E_BROKER_ERROR', text));
+    const text = `${summary}${detail ? ` — ${detail.replace(/\s+/g, ' ')}` : ''}`;
+    if (phase === 'connecting') return close(new OutboxError('E_BROKER_ERROR', `${address} sent ERROR: ${text}`));
+    if (!brokerErrors.includes(text)) {
+      brokerErrors.push(text);
+      logger.error(`${address} sent ERROR: ${text}`);
+    }
+    if (phase === 'failing') return;
+    phase = 'failing';
+    heartbeat?.stop();
+    window.failAll(combinedBrokerError());
+    failingTimer = setTimeout(() => close(combinedBrokerError()), ERROR_GRACE_MS);
+  }
+
+  function combinedBrokerError(): OutboxError {
+    return new OutboxError('E_BROKER_ERROR', `${address} sent ERROR: ${brokerErrors.join(' · then ERROR: ')}`);
   }
 
   function close(reason: OutboxError | undefined): void {
@@ -184,6 +217,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     const wasConnecting = phase === 'connecting';
     phase = 'closed';
     closeReason = reason;
+    clearTimeout(failingTimer);
     heartbeat?.stop();
     const failure = reason ?? new OutboxError('E_CONNECTION_CLOSED', `the connection to ${address} was closed`);
     writer.close(failure);
@@ -203,8 +237,11 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     resolveClosed(reason);
   }
 
-  const closedError = (): OutboxError =>
-    closeReason ?? new OutboxError('E_CONNECTION_CLOSED', phase === 'disconnecting' ? `the connection to ${address} is closing` : `the connection to ${address} is closed`);
+  const closedError = (): OutboxError => {
+    if (closeReason) return closeReason;
+    if (phase === 'failing') return combinedBrokerError();
+    return new OutboxError('E_CONNECTION_CLOSED', phase === 'disconnecting' ? `the connection to ${address} is closing` : `the connection to ${address} is closed`);
+  };
 
   /** Writes one SEND holding a window slot; its receipt settles the caller's promise. */
   function sendWithSlot(p: PendingSend): void {
@@ -305,6 +342,9 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
 
   return { ready, abort: (reason) => close(reason) };
 }
+
+/** How long to keep reading after an ERROR for the ERRORs that follow it, when the broker does not close. */
+const ERROR_GRACE_MS = 500;
 
 /** A SEND waiting for (or holding) a window slot. */
 interface PendingSend {

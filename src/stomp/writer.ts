@@ -17,6 +17,8 @@ export interface Writer {
   written(): Promise<void>;
   /** Writes what is queued now (the end of a data event: refills go out as the raw loop's would). */
   flush(): void;
+  /** True while bytes wait to be handed to the socket (queued, or the socket is full). */
+  readonly busy: boolean;
   /** Drops what is queued and fails every waiter with `error`. */
   close(error: OutboxError): void;
 }
@@ -91,6 +93,9 @@ export function createWriter(socket: Socket, onWrite?: () => void): Writer {
     },
     flush() {
       if (queue.length > 0) flush();
+    },
+    get busy() {
+      return blocked || queue.length > 0;
     },
     close(error) {
       closed = true;

@@ -28,6 +28,8 @@ export interface MemoryBroker {
   /** From now on a send to `destination` (a /queue/, /amq/queue/ or /exchange/ one) ends its connection. */
   refuse(destination: string): void;
   accept(destination: string): void;
+  /** Sends to `destination` are taken but never confirmed: each connection that carries one times out. */
+  stall(destination: string): void;
   /** Resource alarm: sends are taken but not confirmed until `unblock()`. */
   block(): void;
   unblock(): void;
@@ -47,9 +49,16 @@ function brokerName(destination: string): string {
   return `queue '${parts[parts.length - 1]}'`;
 }
 
-export function createMemoryBroker(): MemoryBroker {
+export interface MemoryBrokerOptions {
+  /** A send not confirmed within this ends its connection with E_RECEIPT_TIMEOUT, as STOMP's does. Default 30 s. */
+  receiptTimeoutMs?: number;
+}
+
+export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
+  const receiptTimeoutMs = options.receiptTimeoutMs ?? 30_000;
   const delivered: MemoryMessage[] = [];
   const refused = new Set<string>();
+  const stalled = new Set<string>();
   const open = new Set<(reason: OutboxError) => void>();
   let blocked = false;
   const unblockWaiters = new Set<() => void>();
@@ -65,7 +74,11 @@ export function createMemoryBroker(): MemoryBroker {
     },
     messages: (destination) => delivered.filter((m) => destination === undefined || m.destination === destination),
     refuse: (destination) => void refused.add(destination),
-    accept: (destination) => void refused.delete(destination),
+    accept: (destination) => {
+      refused.delete(destination);
+      stalled.delete(destination);
+    },
+    stall: (destination) => void stalled.add(destination),
     block() {
       blocked = true;
     },
@@ -108,8 +121,14 @@ export function createMemoryBroker(): MemoryBroker {
         return new Promise<void>((resolve, reject) => {
           const entry = { reject };
           pending.add(entry);
+          // Confirms come in order: one overdue means the connection is dead (see src/stomp/receipts.ts).
+          const timer = setTimeout(() => end(new OutboxError('E_RECEIPT_TIMEOUT', `no confirmation for a send to ${destination} within ${receiptTimeoutMs / 1000} s`)), receiptTimeoutMs);
+          timer.unref();
+          const settle = (): void => clearTimeout(timer);
+          void closed.then(settle);
           queue = queue.then(async () => {
             await new Promise((r) => setImmediate(r));
+            if (stalled.has(destination)) return new Promise<void>(() => {});
             while (blocked && !ended) await new Promise<void>((wake) => unblockWaiters.add(wake)).finally(() => unblockWaiters.clear());
             if (ended || !pending.has(entry)) return;
             if (refused.has(destination)) {
@@ -117,6 +136,7 @@ export function createMemoryBroker(): MemoryBroker {
               return;
             }
             pending.delete(entry);
+            settle();
             const text = typeof body === 'string' ? body : body.toString('utf8');
             delivered.push({ destination, body: text, headers: { ...options?.headers } });
             resolve();

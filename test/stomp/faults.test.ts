@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { OutboxError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { connect } from '../../src/stomp/connect.js';
+import { createReceipts } from '../../src/stomp/receipts.js';
 import { startFakeStompServer, type FakePeer, type FakeStompServer } from '../helpers/fake-stomp-server.js';
 import { settle, testBroker } from './support.js';
 
@@ -144,21 +145,66 @@ test('a server that never answers CONNECT: E_CONNECT_TIMEOUT, then the next host
   session.destroy();
 });
 
-test('no RECEIPT in time: that send fails with E_RECEIPT_TIMEOUT, frees its slot, the session stays up', async () => {
+test('no RECEIPT in time: the connection is dead — every pending send fails with E_RECEIPT_TIMEOUT and the session closes', async () => {
+  // Confirms come in order: when one is overdue, none after it will come on this connection either. A
+  // session that stayed up would hand the slot to the next send and pile frames behind a broker that has
+  // stopped reading (a resource alarm), resending each row once per timeout.
   const fake = await server(async (peer) => {
     await peer.expect('CONNECT');
     peer.connected();
     await peer.expect('SEND'); // swallowed
-    const second = await peer.expect('SEND');
-    peer.frame('RECEIPT', { 'receipt-id': second.headers.receipt! });
+    await peer.expect('SEND'); // swallowed too
   });
-  const session = await connect({ broker: brokerFor(fake, { receiptTimeout: 0.2 }), logger: recordingLogger(), window: 1 });
+  const session = await connect({ broker: brokerFor(fake, { receiptTimeout: 0.2 }), logger: recordingLogger(), window: 2 });
   const first = session.send('/queue/a', 'lost').then(() => undefined, (e: unknown) => e);
-  const second = session.send('/queue/a', 'waits for the window');
+  const second = session.send('/queue/a', 'also lost').then(() => undefined, (e: unknown) => e);
+  const third = session.send('/queue/a', 'waits for the window').then(() => undefined, (e: unknown) => e);
   assert.is(codeOf(await first), 'E_RECEIPT_TIMEOUT');
-  await second;
+  assert.is(codeOf(await second), 'E_RECEIPT_TIMEOUT');
+  assert.is(codeOf(await third), 'E_RECEIPT_TIMEOUT', 'a send still waiting for a slot fails with the connection');
+  assert.is((await session.closed)?.code, 'E_RECEIPT_TIMEOUT');
   assert.is(session.pending, 0);
-  session.destroy();
+});
+
+test('several ERROR frames before the close: the connection ends with all of them; a RECEIPT among them still confirms', async () => {
+  // What RabbitMQ does answering a pipelined batch with a refused destination: a generic ERROR first, the
+  // one naming the queue later, then the close. Judging by the first frame would blame the wrong send.
+  const fake = await server(async (peer) => {
+    await peer.expect('CONNECT');
+    peer.connected();
+    const ok = await peer.expect('SEND');
+    const bad = await peer.expect('SEND');
+    void bad;
+    peer.frame('ERROR', { message: 'Processing error' }, 'Processing error');
+    peer.frame('RECEIPT', { 'receipt-id': ok.headers.receipt! });
+    peer.frame('ERROR', { message: 'not_found' }, "NOT_FOUND - no exchange 'billing' in vhost '/'");
+    peer.end();
+  });
+  const session = await connect({ broker: brokerFor(fake), logger: recordingLogger() });
+  const ok = session.send('/queue/ok', 'fine');
+  const bad = session.send('/exchange/billing/x', 'refused').then(() => undefined, (e: unknown) => e);
+  await ok;
+  const reason = await session.closed;
+  assert.is(reason?.code, 'E_BROKER_ERROR');
+  assert.match(reason!.message, /Processing error/);
+  assert.match(reason!.message, /no exchange 'billing'/, 'the ERROR that names the culprit is part of the reason');
+  assert.is(codeOf(await bad), 'E_BROKER_ERROR');
+  assert.match((await bad as Error).message, /no exchange 'billing'/, 'the failed send carries every ERROR');
+});
+
+test("a receipt's deadline starts when its frame is handed to the socket, not when it is queued", async () => {
+  const timeouts: string[] = [];
+  const receipts = createReceipts(100, (e) => timeouts.push(e.code));
+  receipts.register('SEND', '/queue/a', () => {}, () => {});
+  // Queued behind a socket that does not take bytes (the broker stopped reading): no deadline runs.
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(timeouts, [], 'nothing times out while the frame has not been written');
+  receipts.written();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(timeouts, [], 'the deadline counts from the write');
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(timeouts, ['E_RECEIPT_TIMEOUT']);
+  receipts.failAll(new OutboxError('E_CONNECTION_CLOSED', 'done'));
 });
 
 test('an oversized frame announced by content-length: E_FRAME_TOO_LARGE at once', async () => {
