@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { defaults } from '../config/defaults.js';
 import type { TableNames } from '../config/types.js';
 import { OutboxError } from '../errors.js';
+import { driverOf } from './driver.js';
 import type { OutboxDb } from './types.js';
 
 /**
@@ -36,10 +37,13 @@ export async function migrate(db: OutboxDb, tables: TableNames = defaults.tables
   const custom = (Object.keys(defaults.tables) as (keyof TableNames)[]).some((k) => tables[k] !== defaults.tables[k]);
   const folder = custom ? await renamedMigrations(tables) : migrationsFolder();
   const options = { migrationsFolder: folder, migrationsTable: migrationsTableFor(tables), migrationsSchema: MIGRATIONS_SCHEMA };
-  const client = (db as unknown as { $client?: object }).$client;
   try {
-    if (client && client.constructor?.name === 'PGlite') {
+    const driver = driverOf(db);
+    if (driver === 'pglite') {
       const { migrate: run } = await import('drizzle-orm/pglite/migrator');
+      await run(db as never, options);
+    } else if (driver === 'node-postgres') {
+      const { migrate: run } = await import('drizzle-orm/node-postgres/migrator');
       await run(db as never, options);
     } else {
       const { migrate: run } = await import('drizzle-orm/postgres-js/migrator');

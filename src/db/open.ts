@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { OutboxError } from '../errors.js';
+import { defaultLogger } from '../log/logger.js';
+import { describeDbError } from './errors.js';
 import type { OutboxDb } from './types.js';
 
 /** A database the CLI opened from the config, and how to close it. */
@@ -13,17 +15,30 @@ export interface OpenedDatabase {
 }
 
 /**
- * Opens the configured database: `DATABASE_URL` / `database.url` with postgres.js, else the
+ * Opens the configured database: `DATABASE_URL` / `database.url` with node-postgres (`pg`), else the
  * embedded PGlite directory. Drivers are imported lazily so a postgres user never loads PGlite.
+ *
+ * Why node-postgres and not postgres.js: postgres.js 3.4.9 throws an uncatchable TypeError (`nextWrite`)
+ * when PostgreSQL restarts or a backend is terminated under load, and the process exits (measured: 5 of 5
+ * restarts; upstream porsager/postgres#1154, #1208, fixes unreleased). node-postgres survives both, given
+ * what is done here: every client has an 'error' listener for its whole life (a pool removes its own while
+ * a client is checked out, and an unhandled 'error' event ends the process), and transactions go through
+ * `runTransaction` (src/db/transaction.ts), which never leaks a client whose BEGIN failed.
  */
 export async function openDatabase(config: ResolvedConfig): Promise<OpenedDatabase> {
   if ('url' in config.database) {
     const url = config.database.url;
-    const { default: postgres } = await import('postgres');
-    const { drizzle } = await import('drizzle-orm/postgres-js');
-    const client = postgres(url, { max: 10, onnotice: () => {} });
-    const db = drizzle({ client }) as unknown as OutboxDb;
-    return { db, kind: 'postgres', where: redactUrl(url), close: () => client.end({ timeout: 5 }) };
+    const { default: pg } = await import('pg');
+    const { drizzle } = await import('drizzle-orm/node-postgres');
+    const logger = defaultLogger('database');
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle client's error reaches the pool; a checked-out one's only the client: both must be heard.
+    pool.on('error', (error) => logger.debug(`an idle database connection failed (${describeDbError(error)})`));
+    pool.on('connect', (client) => {
+      client.on('error', (error) => logger.debug(`a database connection failed (${describeDbError(error)})`));
+    });
+    const db = drizzle({ client: pool }) as unknown as OutboxDb;
+    return { db, kind: 'postgres', where: redactUrl(url), close: () => pool.end() };
   }
   const dir = config.database.pglite;
   try {

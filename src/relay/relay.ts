@@ -95,7 +95,7 @@ export function createRelay(options: RelayOptions): Relay {
     breaker,
   });
   const leases = createLeases({ extend: statements.extend, leaseSeconds: settings.leaseTimeout, logger });
-  const wake = createWake({ db, channel: config.tables.published, logger });
+  const wake = createWake({ db, channel: config.tables.published, logger, maxBackoff: config.database.maxBackoff });
   const pace = createPace({
     statements: createIdleStatements(db, config.tables),
     wake,

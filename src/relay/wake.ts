@@ -5,7 +5,9 @@
  * waiting out a backoff get no notification at all. The table stays the source of truth: a wake-up only
  * means "look again".
  */
+import { describeDbError } from '../db/errors.js';
 import { listen } from '../db/listen.js';
+import { databaseRetry, retry } from '../util/retry.js';
 import type { OutboxDb } from '../db/types.js';
 import type { Logger } from '../log/logger.js';
 
@@ -23,33 +25,52 @@ export interface Wake {
   stop(): Promise<void>;
 }
 
-export function createWake(options: { db: OutboxDb; channel: string; logger: Logger; retryMs?: number }): Wake {
+export function createWake(options: { db: OutboxDb; channel: string; logger: Logger; maxBackoff?: number }): Wake {
   const { db, channel, logger } = options;
   let poked = false;
   let waiter: (() => void) | undefined;
   let unlisten: (() => Promise<void>) | undefined;
-  let stopped = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let retryMs = options.retryMs ?? 1000;
+  const stopped = new AbortController();
+  let starting: Promise<void> | undefined;
 
   const poke = () => {
     poked = true;
     waiter?.();
   };
 
-  async function start(): Promise<void> {
-    if (stopped) return;
-    try {
-      unlisten = await listen(db, channel, poke);
-      if (!unlisten) logger.info(`this database driver cannot LISTEN: polling only`);
-      retryMs = options.retryMs ?? 1000;
-    } catch (error) {
-      // The database may be down at start-up: poll meanwhile and try to listen again later.
-      logger.warn(`cannot LISTEN on "${channel}" (${(error as Error).message}); polling, retrying in ${retryMs / 1000} s`);
-      retryTimer = setTimeout(() => void start(), retryMs);
-      retryTimer.unref();
-      retryMs = Math.min(retryMs * 2, 60_000);
-    }
+  const handlers = {
+    onNotify: poke,
+    // Listening again means the database answers again: whoever waits out a database backoff looks now.
+    onReconnect: poke,
+    onLost: () => logger.debug(`the LISTEN connection for "${channel}" was lost; listening again when the database answers`),
+  };
+
+  /**
+   * Starts listening. The database may be down at start-up: then it keeps trying in the background, with
+   * the database backoff, and the relay polls meanwhile.
+   */
+  function start(): Promise<void> {
+    const first = (async () => {
+      try {
+        unlisten = await listen(db, channel, handlers);
+        if (!unlisten) logger.info(`this database driver cannot LISTEN: polling only`);
+        return true;
+      } catch (error) {
+        logger.warn(`cannot LISTEN on "${channel}" yet (${describeDbError(error)}); polling meanwhile`);
+        return false;
+      }
+    })();
+    starting = first.then(async (ok) => {
+      if (ok || stopped.signal.aborted) return;
+      try {
+        unlisten = await retry(() => listen(db, channel, handlers), { policy: databaseRetry(options.maxBackoff ?? 30), signal: stopped.signal });
+        logger.info(`listening on "${channel}"`);
+        poke();
+      } catch {
+        /* stopped */
+      }
+    });
+    return first.then(() => undefined);
   }
 
   return {
@@ -76,8 +97,8 @@ export function createWake(options: { db: OutboxDb; channel: string; logger: Log
     },
     poke,
     async stop() {
-      stopped = true;
-      clearTimeout(retryTimer);
+      stopped.abort();
+      await starting;
       waiter?.();
       const u = unlisten;
       unlisten = undefined;
