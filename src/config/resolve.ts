@@ -2,44 +2,11 @@ import { OutboxError } from '../errors.js';
 import { parseBrokerUrl } from './broker-url.js';
 import { defaults, resolveTables } from './defaults.js';
 import { validateConfig } from './validate.js';
-import type {
-  BrokerConfig,
-  BrokerHost,
-  BrokerTls,
-  ConsumerConfig,
-  ModelsConfig,
-  OutboxConfig,
-  RelayConfig,
-  RetentionConfig,
-  TableNames,
-} from './types.js';
+import type { ResolvedConfig } from './resolved.js';
+import type { OutboxConfig } from './types.js';
 
-/** A broker config with every default filled in. */
-export interface ResolvedBroker {
-  hosts: BrokerHost[];
-  vhost: string;
-  login: string;
-  passcode: string;
-  heartbeat: [number, number];
-  tls: BrokerTls | false;
-  maxBackoff: number;
-  connectTimeout: number;
-  receiptTimeout: number;
-  onFrame?: BrokerConfig['onFrame'];
-}
-
-/** The config every runtime component takes: all defaults applied, environment read, once. */
-export interface ResolvedConfig {
-  out: string;
-  tables: TableNames;
-  models: ModelsConfig;
-  headers?: OutboxConfig['headers'];
-  broker: ResolvedBroker;
-  database: { url: string } | { pglite: string };
-  relay: RelayConfig;
-  consumer: ConsumerConfig;
-  retention: RetentionConfig;
-}
+// Declared in resolved.ts so validation can name them without a cycle; importers keep using this module.
+export type { ResolvedBroker, ResolvedConfig } from './resolved.js';
 
 /**
  * Applies defaults and the environment to a user config. Pure apart from reading `env`.
