@@ -1,7 +1,6 @@
-import { OutboxError } from '../errors.js';
 import { parseBrokerUrl } from './broker-url.js';
 import { defaults, resolveTables } from './defaults.js';
-import { validateConfig } from './validate.js';
+import { validateConfig, validateResolved } from './validate.js';
 import type { ResolvedConfig } from './resolved.js';
 import type { OutboxConfig } from './types.js';
 
@@ -51,39 +50,6 @@ export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv 
     consumer: { ...defaults.consumer, ...config.consumer },
     retention: { ...defaults.retention, ...config.retention },
   };
-  checkNumbers(resolved);
+  validateResolved(resolved);
   return resolved;
-}
-
-function checkNumbers(c: ResolvedConfig): void {
-  const positive: Array<[string, number]> = [
-    ['relay.batchSize', c.relay.batchSize],
-    ['relay.pollInterval', c.relay.pollInterval],
-    ['relay.maxAttempts', c.relay.maxAttempts],
-    ['relay.leaseTimeout', c.relay.leaseTimeout],
-    ['relay.window', c.relay.window],
-    ['relay.retryBackoff.base', c.relay.retryBackoff.base],
-    ['relay.retryBackoff.max', c.relay.retryBackoff.max],
-    ['consumer.prefetchCount', c.consumer.prefetchCount],
-    ['consumer.concurrency', c.consumer.concurrency],
-    ['retention.days', c.retention.days],
-    ['retention.interval', c.retention.interval],
-    ['retention.batchSize', c.retention.batchSize],
-    ['broker.maxBackoff', c.broker.maxBackoff],
-    ['broker.connectTimeout', c.broker.connectTimeout],
-    ['broker.receiptTimeout', c.broker.receiptTimeout],
-  ];
-  for (const [key, value] of positive) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new OutboxError('E_CONFIG', `${key} must be a positive number, got ${String(value)}`);
-    }
-  }
-  for (const [i, h] of c.broker.heartbeat.entries()) {
-    if (!Number.isInteger(h) || h < 0) {
-      throw new OutboxError('E_CONFIG', `broker.heartbeat[${i}] must be a whole number of ms ≥ 0, got ${String(h)}`);
-    }
-  }
-  if (c.broker.hosts.some((h) => !h.host || !Number.isInteger(h.port) || h.port <= 0 || h.port > 65535)) {
-    throw new OutboxError('E_CONFIG', 'broker.hosts must be a list of { host, port } with a port from 1 to 65535');
-  }
 }

@@ -6,6 +6,7 @@ import type { BrokerConfig, BrokerHost, BrokerTls, ConsumerConfig, ModelsConfig,
 
 /** A broker config with every default filled in. */
 export interface ResolvedBroker {
+  /** Never empty: a missing or empty list resolves to the default host (connect() relies on it). */
   hosts: BrokerHost[];
   vhost: string;
   login: string;

@@ -1,7 +1,10 @@
 import { defaults, resolveTables } from './defaults.js';
 import { describe, fail } from './problem.js';
+import { checkQueueHeaders } from './queue-headers.js';
+import type { ResolvedConfig } from './resolved.js';
 import type { OutboxConfig, TableNames } from './types.js';
 import { pascalCase, validateModel } from './validate-model.js';
+import { checkBroker, checkNumbers } from './validate-settings.js';
 
 /** Postgres identifiers are at most 63 bytes; the longest suffix we append is `_pending_seq_idx`. */
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,46}$/;
@@ -10,7 +13,8 @@ const TABLE_NAME = /^[a-z_][a-z0-9_]{0,46}$/;
  * Checks the parts of a config that only the user can get wrong and that would otherwise surface late
  * (at generate time, at insert time, or as a message the broker drops). Every error is an `E_CONFIG`
  * whose message starts with the key path, e.g. `models.order.publish[1].fields: unknown column "stauts"`.
- * Numbers and durations are checked by `resolveConfig`.
+ * Numbers, durations and the broker are checked by `resolveConfig`, after defaults and the environment
+ * apply (`validateResolved`).
  */
 export function validateConfig(config: OutboxConfig): void {
   if (config === null || typeof config !== 'object') fail('config', 'must be an object (export default defineConfig({ … }))');
@@ -34,6 +38,17 @@ export function validateConfig(config: OutboxConfig): void {
     if (clash) fail(`models.${key}`, `gives the same helper names as models.${clash} (insert${pascal}WithOutbox)`);
     helperNames.set(pascal, key);
   }
+}
+
+/**
+ * Checks every setting as the runtime will use it: after defaults and the environment apply, so a host
+ * from `OUTBOX_BROKER_URL` is held to the same rules as one from the file. `resolveConfig` runs it after
+ * `validateConfig`; together they are the one validation of a config, and nothing downstream checks again.
+ */
+export function validateResolved(c: ResolvedConfig): void {
+  checkNumbers(c);
+  checkBroker(c.broker);
+  checkQueueHeaders(c.consumer.queueHeaders);
 }
 
 function validateTables(tables: OutboxConfig['tables']): void {
