@@ -30,9 +30,12 @@ export function checkBroker(broker: ResolvedBroker): void {
   for (const [i, h] of broker.heartbeat.entries()) {
     if (!Number.isInteger(h) || h < 0) mustBe(`broker.heartbeat[${i}]`, 'a whole number of ms ≥ 0', h);
   }
-  if (broker.hosts.some((h) => !h.host || !Number.isInteger(h.port) || h.port <= 0 || h.port > 65535)) {
-    throw new OutboxError('E_CONFIG', 'broker.hosts must be a list of { host, port } with a port from 1 to 65535');
-  }
+  if (broker.hosts.some((h) => !h.host || !Number.isInteger(h.port) || h.port <= 0 || h.port > 65535)) badHosts();
+}
+
+/** The file's and OUTBOX_BROKER_URL's hosts are held to one rule, with one message. */
+export function badHosts(): never {
+  throw new OutboxError('E_CONFIG', 'broker.hosts must be a list of { host, port } with a port from 1 to 65535');
 }
 
 function mustBe(path: string, what: string, value: unknown): never {

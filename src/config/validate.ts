@@ -1,23 +1,33 @@
-import { defaults, resolveTables } from './defaults.js';
+import { resolveTables } from './defaults.js';
+import { CONFIG_KEYS, checkKeys } from './keys.js';
 import { describe, fail } from './problem.js';
 import { checkQueueHeaders } from './queue-headers.js';
 import type { ResolvedConfig } from './resolved.js';
 import type { OutboxConfig, TableNames } from './types.js';
 import { pascalCase, validateModel } from './validate-model.js';
-import { checkBroker, checkNumbers } from './validate-settings.js';
+import { badHosts, checkBroker, checkNumbers } from './validate-settings.js';
 
 /** Postgres identifiers are at most 63 bytes; the longest suffix we append is `_pending_seq_idx`. */
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,46}$/;
 
 /**
- * Checks the parts of a config that only the user can get wrong and that would otherwise surface late
- * (at generate time, at insert time, or as a message the broker drops). Every error is an `E_CONFIG`
- * whose message starts with the key path, e.g. `models.order.publish[1].fields: unknown column "stauts"`.
- * Numbers, durations and the broker are checked by `resolveConfig`, after defaults and the environment
- * apply (`validateResolved`).
+ * Checks a config as written: that it and each of its sections are objects of known keys (a misspelt key
+ * is named with the key it is closest to, instead of being ignored while its default applies), the shapes
+ * resolution would lose (`broker.hosts`, `broker.tls`), and the parts only the user can get wrong that would
+ * otherwise surface late (at generate time, at insert time, or as a message the broker drops): models,
+ * tables, `out`, `headers`. Every error is an `E_CONFIG` whose message starts with the key path, e.g.
+ * `models.order.publish[1].fields: unknown column "stauts"` or `relay.batchsize: unknown key (did you mean
+ * batchSize?)`. Numbers, durations and the broker are checked once defaults and the environment apply
+ * (`validateResolved`); `resolveConfig` runs both.
  */
 export function validateConfig(config: OutboxConfig): void {
   if (config === null || typeof config !== 'object') fail('config', 'must be an object (export default defineConfig({ … }))');
+  checkKeys(config, CONFIG_KEYS.config);
+  for (const name of ['broker', 'database', 'relay', 'consumer', 'retention'] as const) {
+    if (config[name] !== undefined) checkSection(config[name], name, CONFIG_KEYS[name]);
+  }
+  if (config.relay?.retryBackoff !== undefined) checkSection(config.relay.retryBackoff, 'relay.retryBackoff', CONFIG_KEYS['relay.retryBackoff']);
+  validateBrokerShape(config.broker);
   if (config.out !== undefined && (typeof config.out !== 'string' || config.out.trim() === '')) {
     fail('out', 'must be a non-empty directory path');
   }
@@ -53,10 +63,9 @@ export function validateResolved(c: ResolvedConfig): void {
 
 function validateTables(tables: OutboxConfig['tables']): void {
   if (tables === undefined) return;
-  if (tables === null || typeof tables !== 'object') fail('tables', 'must be { published?, received?, maintenance?, idle? }');
+  checkSection(tables, 'tables', CONFIG_KEYS.tables);
   const names = new Map<string, string>();
   for (const [key, name] of Object.entries(tables)) {
-    if (!(key in defaults.tables)) fail(`tables.${key}`, 'unknown key (expected published, received, maintenance, idle)');
     if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
       fail(`tables.${key}`, `${JSON.stringify(name)} must be a lowercase SQL name (a-z, 0-9, _; at most 47 characters)`);
     }
@@ -67,4 +76,28 @@ function validateTables(tables: OutboxConfig['tables']): void {
     if (other) fail(`tables.${key}`, `"${name}" is also tables.${other}`);
     names.set(name, key);
   }
+}
+
+/**
+ * The parts of `broker` whose shape resolution would lose: a single `{ host, port }` instead of a list has
+ * no length and would quietly become the default host; `tls: 'yes'` would reach the socket as it is.
+ */
+function validateBrokerShape(broker: OutboxConfig['broker']): void {
+  if (broker?.hosts !== undefined) {
+    if (!Array.isArray(broker.hosts)) badHosts();
+    broker.hosts.forEach((host, i) => {
+      if (host !== null && typeof host === 'object') checkKeys(host, CONFIG_KEYS['broker.hosts[]'], `broker.hosts[${i}]`);
+    });
+  }
+  const tls = broker?.tls;
+  if (tls === undefined || typeof tls === 'boolean') return;
+  checkSection(tls, 'broker.tls', CONFIG_KEYS['broker.tls'], 'true, false or ');
+}
+
+/** A section is a plain object of its own keys; `null` or a list is a mistake, not a way to ask for the defaults. */
+function checkSection(value: unknown, path: string, allowed: readonly string[], alternatives = ''): asserts value is object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail(path, `must be ${alternatives}{ ${allowed.map((k) => `${k}?`).join(', ')} }`);
+  }
+  checkKeys(value, allowed, path);
 }
