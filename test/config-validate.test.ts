@@ -73,6 +73,47 @@ test('broker.hosts must be a list: a single { host, port } would otherwise quiet
   assert.equal(resolveConfig({ broker: { hosts: [] } }, {}).broker.hosts, [{ host: '127.0.0.1', port: 61613 }], 'an empty list is the default');
 });
 
+const badValues: Array<[unknown, string]> = [
+  [{ relay: { shutdownTimeout: -1 } }, 'relay.shutdownTimeout must be a number ≥ 0, got -1'],
+  [{ relay: { progressInterval: -10 } }, 'relay.progressInterval must be a number ≥ 0 (0: no progress lines), got -10'],
+  [{ relay: { progressInterval: Infinity } }, 'relay.progressInterval must be a number ≥ 0 (0: no progress lines), got Infinity'],
+  [{ consumer: { shutdownTimeout: -2 } }, 'consumer.shutdownTimeout must be a number ≥ 0 or null (wait for ever), got -2'],
+  [{ consumer: { handlerTimeout: 0 } }, 'consumer.handlerTimeout must be a positive number or null (no limit), got 0'],
+  [{ consumer: { handlerTimeout: undefined } }, 'consumer.handlerTimeout must be a positive number or null (no limit), got undefined'],
+  [{ consumer: { exclusive: 'false' } }, 'consumer.exclusive must be true or false, got the string "false"'],
+  [{ broker: { vhost: 5 } }, 'broker.vhost must be a string, got number'],
+  [{ broker: { login: ['guest'] } }, 'broker.login must be a string, got an array'],
+  [{ broker: { passcode: { secret: 'hunter2' } } }, 'broker.passcode must be a string, got an object (Object)'],
+  [{ broker: { heartbeat: 10_000 } }, 'broker.heartbeat must be [outgoingMs, incomingMs], got number'],
+  [{ broker: { onFrame: 'log' } }, 'broker.onFrame must be a function (direction, command, headers) => void, got the string "log"'],
+  [{ broker: { tls: { ca: 5 } } }, 'broker.tls.ca must be a PEM string or Buffer, or a list of them, got number'],
+  [{ broker: { tls: { rejectUnauthorized: 'no' } } }, 'broker.tls.rejectUnauthorized must be true or false, got the string "no"'],
+  [{ broker: { tls: { minVersion: 'TLSv1.4' } } }, "broker.tls.minVersion must be 'TLSv1.2' or 'TLSv1.3' (or 'TLSv1', 'TLSv1.1'), got the string \"TLSv1.4\""],
+  [{ database: { url: 5 } }, 'database.url must be a postgres:// URL, got number'],
+  [{ database: { pglite: ' ' } }, 'database.pglite must be a non-empty directory path, got the string " "'],
+  [{ retention: { days: 0 } }, 'retention.days must be a positive number, got 0'],
+  [{ consumer: { queueHeaders: { 'x-max-length': null } } }, 'consumer.queueHeaders["x-max-length"] must be a string, not null'],
+];
+
+for (const [config, message] of badValues) {
+  test(`E_CONFIG: ${message.split(' ')[0]}`, () => {
+    assert.is(configError(config), message);
+  });
+}
+
+test('0 and null where they mean something: no drain, no progress lines, wait for ever, no limit', () => {
+  const c = resolveConfig({ relay: { shutdownTimeout: 0, progressInterval: 0 }, consumer: { shutdownTimeout: null, handlerTimeout: null, exclusive: true } }, {});
+  assert.is(c.relay.progressInterval, 0);
+  assert.is(c.consumer.shutdownTimeout, null);
+  resolveConfig({ consumer: { shutdownTimeout: 0, handlerTimeout: 0.5 } }, {});
+  resolveConfig({ broker: { tls: { ca: ['PEM', Buffer.from('PEM')], minVersion: 'TLSv1.3', rejectUnauthorized: false } } }, {});
+});
+
+test('a TLS option is checked only when the environment does not turn TLS off', () => {
+  assert.is(resolveConfig({ broker: { tls: { ca: 5 as never } } }, { OUTBOX_BROKER_URL: 'stomp://rabbit' }).broker.tls, false);
+  assert.match(configError({ broker: { tls: { ca: 5 } } }, { OUTBOX_BROKER_URL: 'stomp+ssl://rabbit' }), /^broker\.tls\.ca must be/);
+});
+
 test('the defaults pass (and a config that sets nothing resolves)', () => {
   resolveConfig({}, {});
   resolveConfig({ broker: { tls: true } }, {});

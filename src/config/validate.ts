@@ -5,7 +5,7 @@ import { checkQueueHeaders } from './queue-headers.js';
 import type { ResolvedConfig } from './resolved.js';
 import type { OutboxConfig, TableNames } from './types.js';
 import { pascalCase, validateModel } from './validate-model.js';
-import { badHosts, checkBroker, checkNumbers } from './validate-settings.js';
+import { badHosts, checkBroker, checkConsumer, checkDatabase, checkNumbers } from './validate-settings.js';
 
 /** Postgres identifiers are at most 63 bytes; the longest suffix we append is `_pending_seq_idx`. */
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,46}$/;
@@ -17,7 +17,7 @@ const TABLE_NAME = /^[a-z_][a-z0-9_]{0,46}$/;
  * otherwise surface late (at generate time, at insert time, or as a message the broker drops): models,
  * tables, `out`, `headers`. Every error is an `E_CONFIG` whose message starts with the key path, e.g.
  * `models.order.publish[1].fields: unknown column "stauts"` or `relay.batchsize: unknown key (did you mean
- * batchSize?)`. Numbers, durations and the broker are checked once defaults and the environment apply
+ * batchSize?)`. The values of settings are checked once defaults and the environment apply
  * (`validateResolved`); `resolveConfig` runs both.
  */
 export function validateConfig(config: OutboxConfig): void {
@@ -58,7 +58,9 @@ export function validateConfig(config: OutboxConfig): void {
 export function validateResolved(c: ResolvedConfig): void {
   checkNumbers(c);
   checkBroker(c.broker);
+  checkConsumer(c);
   checkQueueHeaders(c.consumer.queueHeaders);
+  checkDatabase(c);
 }
 
 function validateTables(tables: OutboxConfig['tables']): void {
