@@ -21,7 +21,7 @@ export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv 
   const fileTls = typeof config.broker?.tls === 'object' ? config.broker.tls : {};
   const tls = env.OUTBOX_BROKER_URL
     ? brokerFromEnv.tls ? fileTls : false
-    : broker.tls === true ? {} : broker.tls || false;
+    : broker.tls === true ? {} : broker.tls || defaults.broker.tls;
   const url = env.DATABASE_URL || config.database?.url;
 
   const resolved: ResolvedConfig = {
