@@ -90,7 +90,7 @@ export interface TableNames {
   /**
    * Relays asleep waiting for a NOTIFY; the insert trigger notifies only while one is listed (see
    * README "How relays wake up"). It follows `published`, so two renamed sets never share one.
-   * @defaultValue the published table's name + `_idle` (`'outbox_published_idle'`)
+   * @defaultValue `'outbox_published_idle'`: the published table's name + `_idle`
    */
   idle: string;
 }
