@@ -32,7 +32,7 @@ export function subscribeHeaders(consumer: ConsumerConfig, queue: string): Recor
 }
 
 /**
- * Headers that declare `DLQ.<queue>`. The arguments match the original's declaration of the same queue
+ * Headers that declare `DLQ.<queue>`. The arguments match django-outbox-pattern's declaration of the same queue
  * (its DLQ dead-letters to `DLQ.DLQ.<queue>`), because RabbitMQ refuses a re-declaration with different
  * arguments. Never exclusive: an exclusive DLQ would vanish with the connection that declared it.
  */
