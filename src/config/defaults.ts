@@ -1,4 +1,4 @@
-import type { ConsumerConfig, RelayConfig, RetentionConfig, TableNames } from './types.js';
+import type { ConsumerConfig, ModelsConfig, RelayConfig, RetentionConfig, TableNames } from './types.js';
 
 /**
  * Every default in one place. An explicit config value wins over the environment
@@ -8,6 +8,8 @@ import type { ConsumerConfig, RelayConfig, RetentionConfig, TableNames } from '.
  */
 export const defaults = {
   out: './outbox',
+  // No models: `publish()` alone, or a consumer-only service.
+  models: {} satisfies ModelsConfig,
   tables: {
     published: 'outbox_published',
     received: 'outbox_received',

@@ -10,7 +10,9 @@ export type { ResolvedBroker, ResolvedConfig } from './resolved.js';
 /**
  * Applies defaults and the environment to a user config. Pure apart from reading `env`.
  * `DATABASE_URL` and `OUTBOX_BROKER_URL` override the file (deployments set them per environment).
- * Throws `E_CONFIG` naming the key (and model) of the first mistake (see `validateConfig`).
+ * This is where a config is validated, once: as written (`validateConfig`: shapes, unknown keys, models),
+ * then as resolved (`validateResolved`: every setting's value). Throws `E_CONFIG` naming the key (and model)
+ * of the first mistake.
  */
 export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   validateConfig(config);
@@ -27,7 +29,7 @@ export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv 
   const resolved: ResolvedConfig = {
     out: config.out ?? defaults.out,
     tables: resolveTables(config.tables),
-    models: config.models ?? {},
+    models: config.models ?? { ...defaults.models },
     headers: config.headers,
     broker: {
       hosts: broker.hosts?.length ? broker.hosts : [...defaults.broker.hosts],
