@@ -9,7 +9,7 @@
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { resolveConfig } from '../src/config/resolve.js';
 import type { OutboxConfig } from '../src/config/types.js';
-import { pascalCase } from '../src/config/validate.js';
+import { pascalCase } from '../src/config/validate-model.js';
 import { DESTINATION_PREFIXES, finalDestination } from '../src/wire/destination.js';
 import { tableShape } from '../src/db/table-shape.js';
 import { key, resolveBodyTypes, type BodyRequest } from './body-types.js';

@@ -18,7 +18,7 @@ test("defaults match django-outbox-pattern's where theirs were not a bug", () =>
   assert.is(c.relay.batchSize, 200);
   assert.is(c.consumer.shutdownTimeout, 90);
   assert.is(c.retention.days, 30);
-  assert.equal(c.database, { pglite: './.outbox-data' });
+  assert.equal(c.database, { pglite: './.outbox-data', maxBackoff: 30 });
 });
 
 test('DATABASE_URL and OUTBOX_BROKER_URL override the file', () => {
@@ -26,7 +26,7 @@ test('DATABASE_URL and OUTBOX_BROKER_URL override the file', () => {
     { database: { url: 'postgres://a@x/y' }, broker: { vhost: 'file', heartbeat: [1000, 0] } },
     { DATABASE_URL: 'postgres://b@z/w', OUTBOX_BROKER_URL: 'stomp+ssl://u%40x:p%3Aq@h1:1234/v%2Fh, stomp://h2' },
   );
-  assert.equal(c.database, { url: 'postgres://b@z/w' });
+  assert.equal(c.database, { url: 'postgres://b@z/w', maxBackoff: 30 });
   assert.equal(c.broker.hosts, [{ host: 'h1', port: 1234 }, { host: 'h2', port: 61613 }]);
   assert.is(c.broker.login, 'u@x');
   assert.is(c.broker.passcode, 'p:q');

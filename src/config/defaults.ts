@@ -1,11 +1,15 @@
-import type { ConsumerConfig, RelayConfig, RetentionConfig, TableNames } from './types.js';
+import type { ConsumerConfig, ModelsConfig, RelayConfig, RetentionConfig, TableNames } from './types.js';
 
 /**
  * Every default in one place. An explicit config value wins over the environment
  * (`DATABASE_URL`, `OUTBOX_BROKER_URL` — which win over the config file for those two), which wins over these.
+ * The `@defaultValue` of each option in types.ts and the README's settings tables repeat these values;
+ * test/config-docs.test.ts fails when they disagree, and this file is the one to believe.
  */
 export const defaults = {
   out: './outbox',
+  // No models: `publish()` alone, or a consumer-only service.
+  models: {} satisfies ModelsConfig,
   tables: {
     published: 'outbox_published',
     received: 'outbox_received',
@@ -18,9 +22,11 @@ export const defaults = {
     vhost: '/',
     login: 'guest',
     passcode: 'guest',
-    // The original's DEFAULT_STOMP_HEARTBEATS.
+    // django-outbox-pattern's DEFAULT_STOMP_HEARTBEATS.
     heartbeat: [10_000, 10_000] as [number, number],
-    // The original's DEFAULT_MAXIMUM_BACKOFF: one hour.
+    // Plain TCP unless asked: TLS needs a broker listener configured for it (RabbitMQ's is on another port).
+    tls: false,
+    // django-outbox-pattern's DEFAULT_MAXIMUM_BACKOFF: one hour.
     maxBackoff: 3600,
     connectTimeout: 10,
     receiptTimeout: 30,
@@ -36,7 +42,7 @@ export const defaults = {
     batchSize: 200,
     pollInterval: 1,
     maxAttempts: 50,
-    // The original paused 240 s then retried every 60 s; a capped exponential gets there without
+    // django-outbox-pattern paused 240 s then retried every 60 s; a capped exponential gets there without
     // hammering a broker that is refusing one destination.
     retryBackoff: { base: 1, max: 300 },
     leaseTimeout: 30,

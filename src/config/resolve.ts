@@ -1,50 +1,18 @@
-import { OutboxError } from '../errors.js';
 import { parseBrokerUrl } from './broker-url.js';
 import { defaults, resolveTables } from './defaults.js';
-import { validateConfig } from './validate.js';
-import type {
-  BrokerConfig,
-  BrokerHost,
-  BrokerTls,
-  ConsumerConfig,
-  ModelsConfig,
-  OutboxConfig,
-  RelayConfig,
-  RetentionConfig,
-  TableNames,
-} from './types.js';
+import { validateConfig, validateResolved } from './validate.js';
+import type { ResolvedConfig } from './resolved.js';
+import type { OutboxConfig } from './types.js';
 
-/** A broker config with every default filled in. */
-export interface ResolvedBroker {
-  hosts: BrokerHost[];
-  vhost: string;
-  login: string;
-  passcode: string;
-  heartbeat: [number, number];
-  tls: BrokerTls | false;
-  maxBackoff: number;
-  connectTimeout: number;
-  receiptTimeout: number;
-  onFrame?: BrokerConfig['onFrame'];
-}
-
-/** The config every runtime component takes: all defaults applied, environment read, once. */
-export interface ResolvedConfig {
-  out: string;
-  tables: TableNames;
-  models: ModelsConfig;
-  headers?: OutboxConfig['headers'];
-  broker: ResolvedBroker;
-  database: ({ url: string } | { pglite: string }) & { maxBackoff: number };
-  relay: RelayConfig;
-  consumer: ConsumerConfig;
-  retention: RetentionConfig;
-}
+// Declared in resolved.ts so validation can name them without a cycle; importers keep using this module.
+export type { ResolvedBroker, ResolvedConfig } from './resolved.js';
 
 /**
  * Applies defaults and the environment to a user config. Pure apart from reading `env`.
  * `DATABASE_URL` and `OUTBOX_BROKER_URL` override the file (deployments set them per environment).
- * Throws `E_CONFIG` naming the key (and model) of the first mistake (see `validateConfig`).
+ * This is where a config is validated, once: as written (`validateConfig`: shapes, unknown keys, models),
+ * then as resolved (`validateResolved`: every setting's value). Throws `E_CONFIG` naming the key (and model)
+ * of the first mistake.
  */
 export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   validateConfig(config);
@@ -55,13 +23,13 @@ export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv 
   const fileTls = typeof config.broker?.tls === 'object' ? config.broker.tls : {};
   const tls = env.OUTBOX_BROKER_URL
     ? brokerFromEnv.tls ? fileTls : false
-    : broker.tls === true ? {} : broker.tls || false;
+    : broker.tls === true ? {} : broker.tls || defaults.broker.tls;
   const url = env.DATABASE_URL || config.database?.url;
 
   const resolved: ResolvedConfig = {
     out: config.out ?? defaults.out,
     tables: resolveTables(config.tables),
-    models: config.models ?? {},
+    models: config.models ?? { ...defaults.models },
     headers: config.headers,
     broker: {
       hosts: broker.hosts?.length ? broker.hosts : [...defaults.broker.hosts],
@@ -87,40 +55,6 @@ export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv 
     consumer: { ...defaults.consumer, ...config.consumer },
     retention: { ...defaults.retention, ...config.retention },
   };
-  checkNumbers(resolved);
+  validateResolved(resolved);
   return resolved;
-}
-
-function checkNumbers(c: ResolvedConfig): void {
-  const positive: Array<[string, number]> = [
-    ['relay.batchSize', c.relay.batchSize],
-    ['relay.pollInterval', c.relay.pollInterval],
-    ['relay.maxAttempts', c.relay.maxAttempts],
-    ['relay.leaseTimeout', c.relay.leaseTimeout],
-    ['relay.window', c.relay.window],
-    ['relay.retryBackoff.base', c.relay.retryBackoff.base],
-    ['relay.retryBackoff.max', c.relay.retryBackoff.max],
-    ['consumer.prefetchCount', c.consumer.prefetchCount],
-    ['consumer.concurrency', c.consumer.concurrency],
-    ['retention.days', c.retention.days],
-    ['retention.interval', c.retention.interval],
-    ['retention.batchSize', c.retention.batchSize],
-    ['broker.maxBackoff', c.broker.maxBackoff],
-    ['database.maxBackoff', c.database.maxBackoff],
-    ['broker.connectTimeout', c.broker.connectTimeout],
-    ['broker.receiptTimeout', c.broker.receiptTimeout],
-  ];
-  for (const [key, value] of positive) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new OutboxError('E_CONFIG', `${key} must be a positive number, got ${String(value)}`);
-    }
-  }
-  for (const [i, h] of c.broker.heartbeat.entries()) {
-    if (!Number.isInteger(h) || h < 0) {
-      throw new OutboxError('E_CONFIG', `broker.heartbeat[${i}] must be a whole number of ms ≥ 0, got ${String(h)}`);
-    }
-  }
-  if (c.broker.hosts.some((h) => !h.host || !Number.isInteger(h.port) || h.port <= 0 || h.port > 65535)) {
-    throw new OutboxError('E_CONFIG', 'broker.hosts must be a list of { host, port } with a port from 1 to 65535');
-  }
 }

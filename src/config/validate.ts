@@ -1,24 +1,33 @@
-import { OutboxError } from '../errors.js';
-import { destinationProblem, finalDestination, versionProblem } from '../wire/destination.js';
-import { tableShape } from '../db/table-shape.js';
-import { defaults, resolveTables } from './defaults.js';
-import type { ModelConfig, OutboxConfig, TableNames } from './types.js';
+import { resolveTables } from './defaults.js';
+import { CONFIG_KEYS, checkKeys } from './keys.js';
+import { describe, fail } from './problem.js';
+import { checkQueueHeaders } from './queue-headers.js';
+import type { ResolvedConfig } from './resolved.js';
+import type { OutboxConfig, TableNames } from './types.js';
+import { pascalCase, validateModel } from './validate-model.js';
+import { badHosts, checkBroker, checkConsumer, checkDatabase, checkNumbers } from './validate-settings.js';
 
-const MODEL_KEYS = new Set(['table', 'publish']);
-const PUBLISH_KEYS = new Set(['destination', 'fields', 'serializer', 'version']);
 /** Postgres identifiers are at most 63 bytes; the longest suffix we append is `_pending_seq_idx`. */
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,46}$/;
-/** Model keys become helper names: `order` → `insertOrderWithOutbox`. */
-const MODEL_KEY = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 /**
- * Checks the parts of a config that only the user can get wrong and that would otherwise surface late
- * (at generate time, at insert time, or as a message the broker drops). Every error is an `E_CONFIG`
- * whose message starts with the key path, e.g. `models.order.publish[1].fields: unknown column "stauts"`.
- * Numbers and durations are checked by `resolveConfig`.
+ * Checks a config as written: that it and each of its sections are objects of known keys (a misspelt key
+ * is named with the key it is closest to, instead of being ignored while its default applies), the shapes
+ * resolution would lose (`broker.hosts`, `broker.tls`), and the parts only the user can get wrong that would
+ * otherwise surface late (at generate time, at insert time, or as a message the broker drops): models,
+ * tables, `out`, `headers`. Every error is an `E_CONFIG` whose message starts with the key path, e.g.
+ * `models.order.publish[1].fields: unknown column "stauts"` or `relay.batchsize: unknown key (did you mean
+ * batchSize?)`. The values of settings are checked once defaults and the environment apply
+ * (`validateResolved`); `resolveConfig` runs both.
  */
 export function validateConfig(config: OutboxConfig): void {
   if (config === null || typeof config !== 'object') fail('config', 'must be an object (export default defineConfig({ … }))');
+  checkKeys(config, CONFIG_KEYS.config);
+  for (const name of ['broker', 'database', 'relay', 'consumer', 'retention'] as const) {
+    if (config[name] !== undefined) checkSection(config[name], name, CONFIG_KEYS[name]);
+  }
+  if (config.relay?.retryBackoff !== undefined) checkSection(config.relay.retryBackoff, 'relay.retryBackoff', CONFIG_KEYS['relay.retryBackoff']);
+  validateBrokerShape(config.broker);
   if (config.out !== undefined && (typeof config.out !== 'string' || config.out.trim() === '')) {
     fail('out', 'must be a non-empty directory path');
   }
@@ -41,60 +50,24 @@ export function validateConfig(config: OutboxConfig): void {
   }
 }
 
-/** Checks one model; also run once per model by the helpers, so stale generated code fails loudly. */
-export function validateModel(key: string, model: ModelConfig<any>): void {
-  const at = `models.${key}`;
-  if (!MODEL_KEY.test(key)) fail(at, 'the model name must be letters, digits and _, starting with a letter');
-  if (model === null || typeof model !== 'object') fail(at, 'must be { table, publish: [...] }');
-  for (const k of Object.keys(model)) if (!MODEL_KEYS.has(k)) fail(`${at}.${k}`, 'unknown key (expected table, publish)');
-  const shape = tableShape(model.table);
-  if (!shape) fail(`${at}.table`, `is not a Drizzle table (expected pgTable(...) from drizzle-orm/pg-core), got ${describe(model.table)}`);
-  if (!Array.isArray(model.publish) || model.publish.length === 0) {
-    fail(`${at}.publish`, 'must be a non-empty list of { destination, fields?, serializer?, version? }');
-  }
-  const seen = new Map<string, number>();
-  model.publish.forEach((entry, i) => {
-    const p = `${at}.publish[${i}]`;
-    if (entry === null || typeof entry !== 'object') fail(p, 'must be { destination, fields?, serializer?, version? }');
-    for (const k of Object.keys(entry)) {
-      if (!PUBLISH_KEYS.has(k)) fail(`${p}.${k}`, 'unknown key (expected destination, fields, serializer, version)');
-    }
-    const destination = destinationProblem(entry.destination);
-    if (destination) fail(`${p}.destination`, destination);
-    const version = versionProblem(entry.version);
-    if (version) fail(`${p}.version`, version);
-    if (entry.serializer !== undefined && typeof entry.serializer !== 'function') {
-      fail(`${p}.serializer`, `must be a function (row) => body, got ${describe(entry.serializer)}`);
-    }
-    if (entry.fields !== undefined) {
-      if (!Array.isArray(entry.fields)) fail(`${p}.fields`, 'must be a list of column names');
-      const fields = new Set<string>();
-      for (const field of entry.fields as unknown[]) {
-        if (typeof field !== 'string' || !shape.columns.includes(field)) {
-          fail(`${p}.fields`, `unknown column ${JSON.stringify(field)} of table "${shape.name}" (columns: ${shape.columns.join(', ')})`);
-        }
-        if (fields.has(field)) fail(`${p}.fields`, `lists "${field}" twice`);
-        fields.add(field);
-      }
-    }
-    if (!entry.serializer && !shape.primaryKey) {
-      fail(p, `table "${shape.name}" has no single-column primary key to send as "id": give this entry a serializer`);
-    }
-    const final = finalDestination(entry.destination, entry.version);
-    const before = seen.get(final);
-    if (before !== undefined) {
-      fail(p, `duplicate destination+version "${final}" (also publish[${before}]): each event would be sent twice`);
-    }
-    seen.set(final, i);
-  });
+/**
+ * Checks every setting as the runtime will use it: after defaults and the environment apply, so a host
+ * from `OUTBOX_BROKER_URL` is held to the same rules as one from the file. `resolveConfig` runs it after
+ * `validateConfig`; together they are the one validation of a config, and nothing downstream checks again.
+ */
+export function validateResolved(c: ResolvedConfig): void {
+  checkNumbers(c);
+  checkBroker(c.broker);
+  checkConsumer(c);
+  checkQueueHeaders(c.consumer.queueHeaders);
+  checkDatabase(c);
 }
 
 function validateTables(tables: OutboxConfig['tables']): void {
   if (tables === undefined) return;
-  if (tables === null || typeof tables !== 'object') fail('tables', 'must be { published?, received?, maintenance?, idle? }');
+  checkSection(tables, 'tables', CONFIG_KEYS.tables);
   const names = new Map<string, string>();
   for (const [key, name] of Object.entries(tables)) {
-    if (!(key in defaults.tables)) fail(`tables.${key}`, 'unknown key (expected published, received, maintenance, idle)');
     if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
       fail(`tables.${key}`, `${JSON.stringify(name)} must be a lowercase SQL name (a-z, 0-9, _; at most 47 characters)`);
     }
@@ -107,23 +80,26 @@ function validateTables(tables: OutboxConfig['tables']): void {
   }
 }
 
-/** `order_item` / `orderItem` → `OrderItem`. */
-export function pascalCase(key: string): string {
-  return key
-    .split(/_+/)
-    .filter(Boolean)
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
+/**
+ * The parts of `broker` whose shape resolution would lose: a single `{ host, port }` instead of a list has
+ * no length and would quietly become the default host; `tls: 'yes'` would reach the socket as it is.
+ */
+function validateBrokerShape(broker: OutboxConfig['broker']): void {
+  if (broker?.hosts !== undefined) {
+    if (!Array.isArray(broker.hosts)) badHosts();
+    broker.hosts.forEach((host, i) => {
+      if (host !== null && typeof host === 'object') checkKeys(host, CONFIG_KEYS['broker.hosts[]'], `broker.hosts[${i}]`);
+    });
+  }
+  const tls = broker?.tls;
+  if (tls === undefined || typeof tls === 'boolean') return;
+  checkSection(tls, 'broker.tls', CONFIG_KEYS['broker.tls'], 'true, false or ');
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'no prototype'})`;
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
-  return typeof value;
-}
-
-function fail(path: string, problem: string): never {
-  throw new OutboxError('E_CONFIG', `${path}: ${problem}`);
+/** A section is a plain object of its own keys; `null` or a list is a mistake, not a way to ask for the defaults. */
+function checkSection(value: unknown, path: string, allowed: readonly string[], alternatives = ''): asserts value is object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail(path, `must be ${alternatives}{ ${allowed.map((k) => `${k}?`).join(', ')} }`);
+  }
+  checkKeys(value, allowed, path);
 }

@@ -18,7 +18,7 @@ import type { DeliveryContext } from './deliver.js';
 import { createDispatcher, type Dispatcher } from './dispatch.js';
 import { GAVE_UP, readInbox } from './inbox-read.js';
 import { inboxStatements } from './sql.js';
-import { checkQueueHeaders, deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
+import { deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
 import type { Consumer, ConsumerOptions, ConsumerStats } from './types.js';
 
 /**
@@ -35,7 +35,6 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   const queue = options.queue || defaultQueueName(destination);
   if (!destination) throw new OutboxError('E_CONFIG', 'createConsumer needs a destination, e.g. /topic/orders');
   if (typeof options.handler !== 'function') throw new OutboxError('E_CONFIG', 'createConsumer needs a handler function');
-  checkQueueHeaders(settings.queueHeaders);
   const headers = subscribeHeaders(settings, queue);
   const logger = options.logger ?? defaultLogger('consumer');
   // One id for the life of the consumer: every reconnect subscribes with it again.

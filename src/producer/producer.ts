@@ -7,8 +7,7 @@
  * (`publish(tx, …)` or a generated helper), which survives a broker outage and a crash.
  */
 import { randomUUID } from 'node:crypto';
-import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
-import type { OutboxConfig } from '../config/types.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
 import { toJsonBody } from '../wire/body.js';
@@ -35,20 +34,23 @@ export interface Producer {
 }
 
 /**
+ * Takes a resolved config, as `createRelay` and `createConsumer` do: resolving (and so validating, and
+ * reading the environment) happens once, where the application starts, not again in every component.
+ *
  * @example
- * const producer = createProducer(config);
+ * const producer = createProducer(resolveConfig(config));
  * await producer.send('/topic/audit', { user: 42, action: 'login' }, { 'x-source': 'web' });
  * await producer.close();
  */
-export function createProducer(config: OutboxConfig | ResolvedConfig, options: { logger?: Logger } = {}): Producer {
-  const resolved = resolveConfig(config as OutboxConfig);
+export function createProducer(config: ResolvedConfig, options: { logger?: Logger } = {}): Producer {
+  assertResolved(config);
   const logger = options.logger ?? defaultLogger('producer');
   let session: Promise<StompSession> | undefined;
   let closing: Promise<void> | undefined;
 
   function connected(): Promise<StompSession> {
     if (!session) {
-      const opening = connect({ broker: resolved.broker, logger, window: resolved.relay.window });
+      const opening = connect({ broker: config.broker, logger, window: config.relay.window });
       session = opening;
       opening.then(
         (s) => void s.closed.then(() => {
@@ -69,7 +71,7 @@ export function createProducer(config: OutboxConfig | ResolvedConfig, options: {
       if (problem) throw new OutboxError('E_INVALID_DESTINATION', `producer.send(): destination ${problem}`);
       const id = randomUUID();
       const json = toJsonBody(body, destination);
-      const stored = outboxHeaders({ id, destination, body: json }, new Date().toISOString(), correlationIdOrNew(), resolved.headers, headers);
+      const stored = outboxHeaders({ id, destination, body: json }, new Date().toISOString(), correlationIdOrNew(), config.headers, headers);
       const s = await connected();
       await s.send(destination, sendBody(json), { headers: sendHeaders(stored) });
       return id;
@@ -81,4 +83,19 @@ export function createProducer(config: OutboxConfig | ResolvedConfig, options: {
       })());
     },
   };
+}
+
+/**
+ * The type already refuses a plain `OutboxConfig`; this is for JavaScript callers, who would otherwise meet
+ * the mistake as an undefined host or timeout at the first send. It looks at what the producer reads.
+ */
+function assertResolved(config: unknown): asserts config is ResolvedConfig {
+  const { broker, relay } = (config ?? {}) as Partial<ResolvedConfig>;
+  const resolved =
+    Array.isArray(broker?.hosts) && broker.hosts.length > 0 &&
+    Array.isArray(broker.heartbeat) &&
+    (broker.tls === false || (typeof broker.tls === 'object' && broker.tls !== null)) &&
+    [broker.vhost, broker.login, broker.passcode].every((v) => typeof v === 'string') &&
+    [broker.maxBackoff, broker.connectTimeout, broker.receiptTimeout, relay?.window].every((v) => typeof v === 'number');
+  if (!resolved) throw new OutboxError('E_CONFIG', 'config: createProducer takes a resolved config: pass resolveConfig(config)');
 }

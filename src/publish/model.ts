@@ -1,7 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { PgTable, PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { ModelConfig } from '../config/types.js';
-import { pascalCase, validateModel } from '../config/validate.js';
+import { pascalCase, validateModel } from '../config/validate-model.js';
 import type { OutboxTx } from '../db/types.js';
 import { finalDestination } from '../wire/destination.js';
 import { tableShape, type TableShape } from '../db/table-shape.js';

@@ -31,7 +31,6 @@ const DEFAULT_WINDOW = 500;
 export async function connect(options: ConnectOptions): Promise<ConnectedSession> {
   const logger = options.logger ?? defaultLogger('stomp');
   const { broker, signal } = options;
-  if (broker.hosts.length === 0) throw new OutboxError('E_CONFIG', 'broker.hosts is empty');
   let last: OutboxError | undefined;
   for (const host of broker.hosts) {
     if (signal?.aborted) throw aborted();

@@ -1,0 +1,21 @@
+import { OutboxError } from '../errors.js';
+
+/**
+ * Checks `consumer.queueHeaders` before anything connects: a header STOMP cannot carry would otherwise
+ * fail every SUBSCRIBE, on every reconnect. Numbers and booleans pass (they are sent as text, as the
+ * Python library's config would have them); objects, arrays, null and undefined do not.
+ */
+export function checkQueueHeaders(headers: unknown): void {
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+    throw new OutboxError('E_CONFIG', 'consumer.queueHeaders must be an object of header names to string values');
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (name === '') throw new OutboxError('E_CONFIG', 'consumer.queueHeaders has a header with an empty name');
+    if (name.includes('\0')) throw new OutboxError('E_CONFIG', `consumer.queueHeaders: header name ${JSON.stringify(name)} contains NUL`);
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+      throw new OutboxError('E_CONFIG', `consumer.queueHeaders["${name}"] must be a string, not ${kind}`);
+    }
+    if (String(value).includes('\0')) throw new OutboxError('E_CONFIG', `consumer.queueHeaders["${name}"] contains NUL`);
+  }
+}
