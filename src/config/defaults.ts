@@ -65,6 +65,24 @@ export const defaults = {
   } satisfies RetentionConfig,
 } as const;
 
+/*
+ * Not here, on purpose: the constants that are properties of a mechanism rather than choices a deployment
+ * makes. Each was measured or follows from the protocol, lives beside the code it tunes, and says why there:
+ *
+ * - relay/pace.ts: TICK_MS (5), QUIET_TICKS (3), TRICKLE_RATE (500/s), RATE_WINDOW_MS (20), LISTING_SLACK (5 s),
+ *   RETRY_LISTING_MS (60 s) — when a relay asks producers to NOTIFY (src/relay/wake-up.md has the figures);
+ *   relay/idle-sql.ts FORGET_AFTER (1 h) — when a dead relay's listing is swept.
+ * - transport/link.ts HEALTHY_MS (10 s) — a connection that lived this long ends a reconnect backoff.
+ * - relay/breaker.ts minHold (0.5 s), relay/prober.ts IDLE_CLOSE_MS (10 s), relay/gate.ts CHECK_DESTINATION.
+ * - relay/failures.ts WRITE_TRIES (5), relay/marker.ts COALESCE_MS (2) — how a relay records what happened.
+ * - stomp/: heartbeat SILENCE_MARGIN (2 periods, the protocol's tolerance), writer FLUSH_AT_BYTES (1 MiB),
+ *   parser DEFAULT_LIMITS (16 MiB frame, 1000 headers, 64 KiB line), session ERROR_GRACE_MS (500),
+ *   connect DEFAULT_WINDOW (500, relay.window's default for other callers).
+ * - publish/write.ts ROWS_PER_STATEMENT (5000: PostgreSQL's 65535 parameters ÷ 4 per row, rounded down).
+ * - util/: databaseRetry's first delay (0.5 s), outage SUMMARY_EVERY_MS (60 s), db/listen.ts RELISTEN_MS (1 s).
+ * - retention/retention.ts: 10 ms between batches and a check every min(interval, 5 min).
+ */
+
 /**
  * Table names with defaults; the idle table follows the published one (`<published>_idle`) unless named,
  * so that two renamed sets in one database never share (or both try to create) it.
