@@ -11,6 +11,7 @@ export function renderSchema(names: TableNames): string {
   const r = names.received;
   const m = names.maintenance;
   const i = names.idle;
+  const l = names.relays;
   return `${HEADER}
 // The drizzle-outbox tables. Either \`outbox migrate\` owns them (its own migrations table, __outbox_migrations),
 // or your drizzle-kit does (add this file to your drizzle config's \`schema\`) — never both: a table has one owner.
@@ -38,6 +39,8 @@ export const outboxPublished = pgTable(
     lastError: text('last_error'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
+    // The relay that claimed the row last: when it dies, another takes the row at once, not after the lease.
+    owner: integer('owner'),
   },
   (t) => [
     // The relay's claim: partial, in the claim's order; next_attempt_at skips rows in backoff inside the index.
@@ -73,6 +76,18 @@ export const outboxMaintenance = pgTable('${m}', {
 export const outboxPublishedIdle = pgTable('${i}', {
   relayId: uuid('relay_id').primaryKey(),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+});
+
+/** The relays running now: \`outbox status\` shows them, and a relay takes a dead one's rows over at once. */
+export const outboxPublishedRelays = pgTable('${l}', {
+  relayId: uuid('relay_id').primaryKey(),
+  lockKey: integer('lock_key').notNull(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  seenAt: timestamp('seen_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  state: text('state').notNull().default('running'),
+  stateSince: timestamp('state_since', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
 `;
 }

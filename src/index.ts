@@ -22,4 +22,4 @@ export { outboxStatus, type OutboxStatusReport, type DestinationStatus } from '.
 export { retryFailed } from './admin/retry.js';
 export { createProducer, type Producer } from './producer/producer.js';
 export { createRetention, type Retention, type RetentionOptions, type RetentionReport, type RetentionTarget } from './retention/retention.js';
-export { outboxPublishedIdle } from './db/tables.js';
+export { outboxPublishedIdle, outboxPublishedRelays } from './db/tables.js';

@@ -12,7 +12,13 @@ import { shutdownSignal } from './shutdown.js';
  */
 export default defineCommand({
   meta: { name: 'relay', description: 'Send committed outbox rows to the broker (confirmed by receipt) until SIGTERM/SIGINT' },
-  args: { ...commonArgs },
+  args: {
+    ...commonArgs,
+    wait: {
+      type: 'boolean',
+      description: 'At start-up, wait for a database or broker that refuses the relay (missing database, refused login) instead of exiting 2',
+    },
+  },
   async run({ args }) {
     const { config } = await commandConfig(args);
     const logger = defaultLogger('relay');
@@ -22,7 +28,7 @@ export default defineCommand({
     );
     logger.info(`database ${database.where}`);
     try {
-      await createRelay({ db: database.db, config, logger }).run(shutdown.signal);
+      await createRelay({ db: database.db, config, logger, wait: args.wait }).run(shutdown.signal);
     } finally {
       await database.close().catch(() => {});
       shutdown.dispose();

@@ -16,6 +16,7 @@ export const defaults = {
     maintenance: 'outbox_maintenance',
     // Follows `published` when only that is renamed (resolveTables), so two renamed sets never share it.
     idle: 'outbox_published_idle',
+    relays: 'outbox_published_relays',
   } satisfies TableNames,
   broker: {
     hosts: [{ host: '127.0.0.1', port: 61613 }],
@@ -84,10 +85,11 @@ export const defaults = {
  */
 
 /**
- * Table names with defaults; the idle table follows the published one (`<published>_idle`) unless named,
- * so that two renamed sets in one database never share (or both try to create) it.
+ * Table names with defaults; the idle and relays tables follow the published one (`<published>_idle`,
+ * `<published>_relays`) unless named, so that two renamed sets in one database never share (or both try
+ * to create) them.
  */
 export function resolveTables(tables: Partial<TableNames> = {}): TableNames {
   const published = tables.published ?? defaults.tables.published;
-  return { ...defaults.tables, ...tables, published, idle: tables.idle ?? `${published}_idle` };
+  return { ...defaults.tables, ...tables, published, idle: tables.idle ?? `${published}_idle`, relays: tables.relays ?? `${published}_relays` };
 }

@@ -93,6 +93,12 @@ export interface TableNames {
    * @defaultValue `'outbox_published_idle'`: the published table's name + `_idle`
    */
   idle: string;
+  /**
+   * The relays running now, one row each: what `outbox status` shows, and how a relay sees that another
+   * died (its session's advisory lock is gone) and takes its leased rows over at once. It follows `published`.
+   * @defaultValue `'outbox_published_relays'`: the published table's name + `_relays`
+   */
+  relays: string;
 }
 
 export interface BrokerHost {

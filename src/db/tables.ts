@@ -32,6 +32,9 @@ export function createOutboxTables(names: TableNames = defaults.tables) {
       lastError: text('last_error'),
       createdAt: timestamptz('created_at').notNull().defaultNow(),
       sentAt: timestamptz('sent_at'),
+      // The lock key of the relay that claimed the row last (see the relays table): when that relay's
+      // session is gone, another relay makes the row due at once instead of after its lease.
+      owner: integer('owner'),
     },
     (t) => [
       // The claim's index: it must match the claim's ORDER BY, and being partial it stays the size of the backlog.
@@ -84,7 +87,22 @@ export function createOutboxTables(names: TableNames = defaults.tables) {
     expiresAt: timestamptz('expires_at').notNull(),
   });
 
-  return { published, received, maintenance, idle };
+  // The relays running now. Each holds a session-level advisory lock (key: a hash of the published table's
+  // name, lock_key) for as long as its process lives; a row whose lock is gone is a relay that died.
+  const relays = pgTable(names.relays, {
+    relayId: uuid('relay_id').primaryKey(),
+    lockKey: integer('lock_key').notNull(),
+    host: text('host').notNull(),
+    pid: integer('pid').notNull(),
+    startedAt: timestamptz('started_at').notNull().defaultNow(),
+    // Refreshed every few seconds while it runs.
+    seenAt: timestamptz('seen_at').notNull().defaultNow(),
+    // 'running', or 'blocked' while the broker confirms nothing (a resource alarm).
+    state: text('state').notNull().default('running'),
+    stateSince: timestamptz('state_since').notNull().defaultNow(),
+  });
+
+  return { published, received, maintenance, idle, relays };
 }
 
 export type OutboxTables = ReturnType<typeof createOutboxTables>;
@@ -96,3 +114,5 @@ export const outboxReceived = standard.received;
 export const outboxMaintenance = standard.maintenance;
 /** `outbox_published_idle`: relays asleep waiting for a NOTIFY (see README "How relays wake up"). */
 export const outboxPublishedIdle = standard.idle;
+/** `outbox_published_relays`: the relays running now. */
+export const outboxPublishedRelays = standard.relays;

@@ -11,7 +11,7 @@
  * This file is the wiring, the loop, the drain and the lifecycle; sending a batch is ./sender.ts.
  */
 import type { ResolvedConfig } from '../config/resolve.js';
-import { describeDbError, isSchemaMissing } from '../db/errors.js';
+import { describeDbError, isSchemaMissing, isSetupError } from '../db/errors.js';
 import type { OutboxDb } from '../db/types.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger, type Logger } from '../log/logger.js';
@@ -21,12 +21,15 @@ import { stompConnector } from '../transport/stomp.js';
 import type { Connector, Publisher } from '../transport/types.js';
 import { monotonicMs } from '../util/clock.js';
 import { lifecycle } from '../util/lifecycle.js';
+import { createOutageLog } from '../util/outage.js';
 import { databaseRetry, retry, RetryAborted } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 import { settledWithin } from '../util/within.js';
 import { CONNECTION_LEVEL, namesInBrokerError } from './attribute.js';
 import { createBreaker } from './breaker.js';
 import { createFailureSink } from './failures.js';
+import { createGate } from './gate.js';
+import { createInstance } from './instance.js';
 import { createIdleStatements } from './idle-sql.js';
 import { createLeases } from './leases.js';
 import { createMarker } from './marker.js';
@@ -46,6 +49,12 @@ export interface RelayOptions {
   logger?: Logger;
   /** The transport: opens one broker connection. Default: STOMP to `config.broker`. */
   connect?: Connector;
+  /**
+   * At start-up, a database that does not exist, a refused login or a broker that refuses the credentials
+   * is a configuration mistake: `run` rejects with `E_CONFIG` at once. With `wait`, they are waited out
+   * like any outage (`outbox relay --wait`). After a successful start they always are.
+   */
+  wait?: boolean;
 }
 
 export interface Relay {
@@ -103,7 +112,9 @@ export function createRelay(options: RelayOptions): Relay {
     pollInterval: settings.pollInterval,
     logger,
   });
-  const connect = options.connect ?? stompConnector(config.broker, { logger, window: settings.window });
+  const instance = createInstance({ db, tables: config.tables, logger, onTakeOver: () => wake.poke() });
+  const gate = createGate({ logger, receiptTimeout: config.broker.receiptTimeout, onChange: (blocked) => instance.setState(blocked ? 'blocked' : 'running') });
+  const connect = options.connect ?? stompConnector(config.broker, { logger, window: settings.window, wait: options.wait });
   const link = createBrokerLink<Publisher>({
     connect,
     logger,
@@ -116,7 +127,8 @@ export function createRelay(options: RelayOptions): Relay {
     describeBackoff: (streak, seconds) => `the broker closed ${streak} connection(s) in a row on an ERROR; reconnecting in ${seconds.toFixed(1)} s`,
     onConnected: (connection) => logger.info(`connected to the broker at ${connection.address}`),
     onLost(reason) {
-      logger.warn(`lost the broker connection (${reason.code}: ${reason.message}); reconnecting`);
+      if (reason.code === 'E_RECEIPT_TIMEOUT') gate.stoppedConfirming();
+      else logger.warn(`lost the broker connection (${reason.code}: ${reason.message}); reconnecting`);
       wake.poke();
     },
   });
@@ -125,27 +137,25 @@ export function createRelay(options: RelayOptions): Relay {
   const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['published'] });
   const maxBatches = maxLeasedBatches(settings.batchSize, settings.window);
 
+  const database = createOutageLog(logger, 'reach the database', describeDbError);
+  const waitForDatabase = {
+    policy: databaseRetry(config.database.maxBackoff),
+    onRetry: (error: unknown, _attempt: number, delay: number) => database.failed(error, delay),
+    // A NOTIFY, or the LISTEN connection coming back, means the database answers again: look now.
+    wake: (ms: number, wakeSignal: AbortSignal) => {
+      wake.clear();
+      return wake.wait(ms, wakeSignal);
+    },
+  };
+
   const missingTable = (error: unknown) =>
     new OutboxError('E_DATABASE', `the outbox table ${config.tables.published} is missing or outdated (${describeDbError(error)}): run \`outbox migrate\``, { cause: error });
 
   /** The next batch; retried with the database backoff (a NOTIFY ends a wait early); undefined on abort. */
   async function claim(signal: AbortSignal): Promise<ClaimedRow[] | undefined> {
-    let failed = false;
     try {
-      const rows = await retry(() => statements.claim(settings.batchSize, settings.leaseTimeout, leases.ids()), {
-        policy: databaseRetry(config.database.maxBackoff),
-        signal,
-        fatal: isSchemaMissing,
-        onRetry(error, _attempt, delay) {
-          failed = true;
-          logger.warn(`cannot claim from the database (${describeDbError(error)}); retrying in ${delay.toFixed(1)} s`);
-        },
-        wake: (ms, wakeSignal) => {
-          wake.clear();
-          return wake.wait(ms, wakeSignal);
-        },
-      });
-      if (failed) logger.info('the database is back');
+      const rows = await retry(() => statements.claim(settings.batchSize, settings.leaseTimeout, leases.ids(), instance.ownerKey), { ...waitForDatabase, signal, fatal: isSchemaMissing });
+      database.recovered();
       return rows;
     } catch (error) {
       if (error instanceof RetryAborted) return undefined;
@@ -153,14 +163,36 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 
+  /**
+   * The first statement: says what is pending, and tells a setup mistake (no such database, a refused
+   * login, no outbox table) from an outage, which it waits out. False when stopped first.
+   */
+  async function announce(signal: AbortSignal): Promise<boolean> {
+    try {
+      const { pending, oldestAge } = await retry(() => statements.backlog(), {
+        ...waitForDatabase,
+        signal,
+        fatal: (error) => isSchemaMissing(error) || (!options.wait && isSetupError(error)),
+      });
+      database.recovered();
+      logger.info(`relaying ${config.tables.published}: ${pending.toLocaleString('en-US')} pending${oldestAge !== null ? `, oldest ${oldestAge.toFixed(1)} s` : ''}`);
+      return true;
+    } catch (error) {
+      if (error instanceof RetryAborted) return false;
+      if (isSchemaMissing(error)) throw missingTable(error);
+      throw new OutboxError('E_CONFIG', `the database refused the relay: ${describeDbError(error)} — check DATABASE_URL or database.url (or start with --wait to wait for it)`, { cause: error });
+    }
+  }
+
   async function loop(signal: AbortSignal): Promise<void> {
     const inflight = new Set<Promise<void>>();
     try {
+      if (!(await announce(signal))) return;
+      await instance.start();
       await wake.start();
       progress.start();
       retention.start();
       leases.start();
-      await announce();
       while (!signal.aborted) {
         // Bounded: at most maxBatches leased and not yet marked.
         while (!signal.aborted && inflight.size >= maxBatches) {
@@ -168,6 +200,8 @@ export function createRelay(options: RelayOptions): Relay {
         }
         const connection = await link.ensure(signal);
         if (!connection || signal.aborted) break;
+        // After the broker stopped confirming, nothing is claimed until it confirms again.
+        if (!(await gate.open(connection))) continue;
         wake.clear();
         const rows = await claim(signal);
         if (!rows) continue;
@@ -185,16 +219,6 @@ export function createRelay(options: RelayOptions): Relay {
       }
     } finally {
       await drain(inflight);
-    }
-  }
-
-  async function announce(): Promise<void> {
-    try {
-      const { pending, oldestAge } = await statements.backlog();
-      logger.info(`relaying ${config.tables.published}: ${pending.toLocaleString('en-US')} pending${oldestAge !== null ? `, oldest ${oldestAge.toFixed(1)} s` : ''}`);
-    } catch (error) {
-      if (isSchemaMissing(error)) throw missingTable(error);
-      logger.warn(`the database is not answering yet (${describeDbError(error)}); will keep trying`);
     }
   }
 
@@ -229,7 +253,7 @@ export function createRelay(options: RelayOptions): Relay {
     await settledWithin(Promise.all(inflight), left());
     await link.disconnect(Math.max(100, left()));
     progress.stop();
-    await settledWithin(Promise.all([wake.stop(), retention.stop()]), Math.max(100, left()));
+    await settledWithin(Promise.all([wake.stop(), retention.stop(), instance.stop()]), Math.max(100, left()));
     logger.info(`stopped (${progress.totals.sent.toLocaleString('en-US')} sent, ${progress.totals.failed} failed since start)`);
   }
 

@@ -129,8 +129,8 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
 
   return {
     /** `inflight`: ids this relay has claimed and not settled yet (never claimed again meanwhile). */
-    async claim(limit: number, leaseSeconds: number, inflight: string[] = []): Promise<ClaimedRow[]> {
-      const rows = (await claim.execute({ limit, lease: leaseSeconds, inflight })) as ClaimedRow[];
+    async claim(limit: number, leaseSeconds: number, inflight: string[] = [], owner: number | null = null): Promise<ClaimedRow[]> {
+      const rows = (await claim.execute({ limit, lease: leaseSeconds, inflight, owner })) as ClaimedRow[];
       // UPDATE … RETURNING comes back in no particular order; send in creation order.
       return rows.map((r) => ({ ...r, seq: Number(r.seq) })).sort((a, b) => a.seq - b.seq);
     },
@@ -163,7 +163,7 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
 }
 
 /**
- * The claim statement, unprepared (placeholders `limit`, `lease`, `inflight`): the relay prepares it once;
+ * The claim statement, unprepared (placeholders `limit`, `lease`, `inflight`, `owner`): the relay prepares it once;
  * test/relay/claim-plan.test.ts explains exactly this statement.
  */
 export function claimQuery(db: OutboxDb, t: ReturnType<typeof createOutboxTables>['published']) {
@@ -192,6 +192,8 @@ export function claimQuery(db: OutboxDb, t: ReturnType<typeof createOutboxTables
     .set({
       attempts: sql`${t.attempts} + 1`,
       nextAttemptAt: sql`now() + make_interval(secs => ${sql.placeholder('lease')}::float8)`,
+      // Whose lease it is: if that relay's session ends, another makes the row due at once (./instance.ts).
+      owner: sql`${sql.placeholder('owner')}::int`,
     })
     .where(inArray(t.id, due))
     .returning({ id: t.id, seq: t.seq, destination: t.destination, body: t.body, headers: t.headers, attempts: t.attempts });

@@ -11,11 +11,17 @@
  */
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
+import { createOutageLog } from '../util/outage.js';
 import { brokerRetry, retry, RetryAborted } from '../util/retry.js';
 import { connect, type ConnectedSession } from './connect.js';
 import type { ConnectOptions } from './types.js';
 
 export interface RetryOptions extends ConnectOptions {
+  /**
+   * Asked when the broker refuses the CONNECT itself (an ERROR instead of CONNECTED: credentials, vhost):
+   * true makes it an `E_CONFIG` at once instead of a retry — a mistake at start-up, an outage afterwards.
+   */
+  refusalIsFatal?: () => boolean;
   /** Called after each failed attempt, before waiting `delay` seconds (metrics, tests). */
   onAttempt?: (info: { attempt: number; error: OutboxError; delay: number }) => void;
 }
@@ -27,19 +33,19 @@ export interface RetryOptions extends ConnectOptions {
 export async function connectWithRetry(options: RetryOptions): Promise<ConnectedSession> {
   const logger = options.logger ?? defaultLogger('stomp');
   const { signal, broker } = options;
+  // One line when the outage starts or its cause changes, a summary a minute, one when it is over.
+  // The messages name hosts and the broker's words, never credentials.
+  const outage = createOutageLog(logger, 'connect to the broker', (e) => `${asOutboxError(e).code}: ${asOutboxError(e).message}`);
   try {
-    const session = await retry((attempt) => connect({ ...options, logger }).then((s) => {
-      if (attempt > 0) logger.info(`connected to ${s.address} after ${attempt + 1} attempts`);
-      return s;
-    }), {
+    const session = await retry(() => connect({ ...options, logger }), {
       policy: brokerRetry(broker.maxBackoff),
       signal,
       // Settings that cannot work will not start working by waiting; an abort is the caller's wish.
-      fatal: (error) => error instanceof OutboxError && (error.code === 'E_CONFIG' || error.code === 'E_ABORTED'),
+      fatal: (error) =>
+        error instanceof OutboxError && (error.code === 'E_CONFIG' || error.code === 'E_ABORTED' || (error.code === 'E_BROKER_ERROR' && !!options.refusalIsFatal?.())),
       onRetry(e, attempt, delay) {
         const error = asOutboxError(e);
-        // The message names hosts and the broker's words, never credentials.
-        logger.warn(`broker connect attempt ${attempt + 1} failed (${error.code}: ${error.message}); retrying in ${delay.toFixed(1)} s`);
+        outage.failed(error, delay);
         try {
           options.onAttempt?.({ attempt, error, delay });
         } catch {
@@ -47,10 +53,14 @@ export async function connectWithRetry(options: RetryOptions): Promise<Connected
         }
       },
     });
+    outage.recovered();
     return session;
   } catch (error) {
     if (error instanceof RetryAborted || signal?.aborted) throw abortedError();
     if (error instanceof OutboxError && error.code === 'E_ABORTED') throw abortedError();
+    if (error instanceof OutboxError && error.code === 'E_BROKER_ERROR') {
+      throw new OutboxError('E_CONFIG', `the broker refused the connection: ${error.message} (check broker.login, broker.passcode and broker.vhost, or OUTBOX_BROKER_URL)`, { cause: error });
+    }
     throw error;
   }
 }

@@ -15,7 +15,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURE = join(ROOT, 'test/fixtures/shop');
 const CONFIG = join(FIXTURE, 'outbox.config.ts');
 const GOLDEN = join(FIXTURE, 'golden');
-const WORK = join(ROOT, 'tmp', `capture-generate-${process.pid}`);
+const WORK = join(ROOT, 'tmp', `codegen-generate-${process.pid}`);
 // The golden copy imports the runtime from src/ so that the repo's typecheck and the helper tests use it
 // without a build; users get 'drizzle-outbox' (checked below to be the only difference).
 const GOLDEN_RUNTIME = '../../../../src/index.js';
@@ -58,9 +58,9 @@ test("users' output differs from the golden copy only in the runtime import, and
   for (const f of files) writeFileSync(f.path, f.content);
   // The type tests, pointed at this copy and at the package name instead of src/.
   const tests = readFileSync(join(FIXTURE, 'type-tests.ts'), 'utf8')
-    .replace("from '../capture/golden/index.js'", "from '../capture/out/index.js'")
+    .replace("from '../shop/golden/index.js'", "from './out/index.js'")
     .replace("from '../../../src/index.js'", "from 'drizzle-outbox'")
-    .replace("from '../capture/schema.js'", `from '${relative(WORK, join(FIXTURE, 'schema.js'))}'`);
+    .replace("from '../shop/schema.js'", `from '${relative(WORK, join(FIXTURE, 'schema.js'))}'`);
   writeFileSync(join(WORK, 'type-tests.ts'), tests);
   writeFileSync(
     join(WORK, 'tsconfig.json'),
@@ -103,7 +103,7 @@ function describeTable(table: PgTable) {
 }
 
 test('schema.ts defines the same tables as src/db/tables.ts, for default and custom names', async () => {
-  const custom = { published: 'shop_events', received: 'shop_inbox', maintenance: 'shop_maint', idle: 'shop_relays_idle' };
+  const custom = { published: 'shop_events', received: 'shop_inbox', maintenance: 'shop_maint', idle: 'shop_relays_idle', relays: 'shop_relays' };
   mkdirSync(WORK, { recursive: true });
   writeFileSync(join(WORK, 'custom-schema.ts'), renderSchema(custom));
   const generatedDefault = await import(join(GOLDEN, 'schema.ts'));
@@ -114,6 +114,7 @@ test('schema.ts defines the same tables as src/db/tables.ts, for default and cus
     assert.equal(describeTable(generated.outboxReceived), describeTable(library.received));
     assert.equal(describeTable(generated.outboxMaintenance), describeTable(library.maintenance));
     assert.equal(describeTable(generated.outboxPublishedIdle), describeTable(library.idle));
+    assert.equal(describeTable(generated.outboxPublishedRelays), describeTable(library.relays));
   }
   assert.is(describeTable(generatedCustom.outboxPublishedIdle).name, 'shop_relays_idle');
   assert.is(describeTable(generatedCustom.outboxPublished).indexes[0]!.name, 'shop_events_pending_seq_idx');
@@ -149,16 +150,21 @@ const statements = (text: string) =>
     .map((chunk) => chunk.split('\n').filter((line) => !line.trimStart().startsWith('--')).join('\n').trim())
     .filter(Boolean);
 
-test('drizzle-kit generate over schema.ts gives the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql, 0004_inbox_queue_scope.sql, 0005_pending_due.sql)', () => {
+test('drizzle-kit generate over schema.ts gives the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql, 0004_inbox_queue_scope.sql, 0005_pending_due.sql, 0006_relay_owner.sql)', () => {
   // 0001 and 0003 are custom (trigger, UNLOGGED): drizzle-kit cannot say them, outbox-trigger.sql carries them.
   const shipped = (tag: string) => readFileSync(join(ROOT, `drizzle/${tag}.sql`), 'utf8');
   const idle = shipped('0002_relay_idle');
-  // 0005 (the claim's index gains next_attempt_at) is exactly what drizzle-kit writes after 0004.
+  // 0006 (the relays table, the rows' owner) is exactly what drizzle-kit writes after 0005.
+  const relayOwner = statements(shipped('0006_relay_owner'));
+  const afterPendingDue = kitGenerate(join(WORK, 'kit-6'), 6);
+  assert.equal(afterPendingDue.created, ['0006_next.sql']);
+  assert.equal(statements(readFileSync(join(WORK, 'kit-6', '0006_next.sql'), 'utf8')), relayOwner);
+  // 0005 (the claim's index gains next_attempt_at) is exactly what drizzle-kit writes after 0004 (with 0006's).
   const afterScope = kitGenerate(join(WORK, 'kit-5'), 5);
   assert.equal(afterScope.created, ['0005_next.sql']);
   const pendingDue = statements(shipped('0005_pending_due'));
-  assert.equal(statements(readFileSync(join(WORK, 'kit-5', '0005_next.sql'), 'utf8')), pendingDue);
-  const withoutPendingDue = (list: string[]) => list.filter((st) => !pendingDue.includes(st));
+  assert.equal(statements(readFileSync(join(WORK, 'kit-5', '0005_next.sql'), 'utf8')).filter((st) => !relayOwner.includes(st)), pendingDue);
+  const withoutPendingDue = (list: string[]) => list.filter((st) => !pendingDue.includes(st) && !relayOwner.includes(st));
   // 0004 as drizzle-kit writes it: the new key before the column it needs, and the old key's drop commented out.
   const afterIdle = kitGenerate(join(WORK, 'kit-4'), 4);
   assert.equal(afterIdle.created, ['0004_next.sql']);
@@ -172,11 +178,12 @@ test('drizzle-kit generate over schema.ts gives the shipped table migrations (dr
   const fromScratch = kitGenerate(join(WORK, 'kit-0'), 0);
   assert.equal(fromScratch.created, ['0000_next.sql']);
   const init = readFileSync(join(WORK, 'kit-0', '0000_next.sql'), 'utf8');
-  // From nothing, drizzle-kit writes all four tables in one file (alphabetical: the idle table after
-  // outbox_published), the inbox as 0004 leaves it.
+  // From nothing, drizzle-kit writes all five tables in one file (alphabetical: the idle and relays tables
+  // after outbox_published), the inbox as 0004 leaves it, the rows' owner as 0006 adds it.
   const expected = shipped('0000_init')
     .replace('USING btree ("seq") WHERE', 'USING btree ("seq","next_attempt_at") WHERE')
-    .replace('CREATE TABLE "outbox_received"', `${idle.trimEnd()}\n--> statement-breakpoint\nCREATE TABLE "outbox_received"`)
+    .replace('"sent_at" timestamp with time zone,\n\tCONSTRAINT', '"sent_at" timestamp with time zone,\n\t"owner" integer,\n\tCONSTRAINT')
+    .replace('CREATE TABLE "outbox_received"', `${idle.trimEnd()}\n--> statement-breakpoint\n${relayOwner[0]}\n--> statement-breakpoint\nCREATE TABLE "outbox_received"`)
     .replace('"message_id" text PRIMARY KEY NOT NULL', '"message_id" text NOT NULL')
     .replace(
       '"received_at" timestamp with time zone DEFAULT now() NOT NULL\n);',

@@ -25,6 +25,8 @@ export const outboxPublished = pgTable(
     lastError: text('last_error'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
+    // The relay that claimed the row last: when it dies, another takes the row at once, not after the lease.
+    owner: integer('owner'),
   },
   (t) => [
     // The relay's claim: partial, in the claim's order; next_attempt_at skips rows in backoff inside the index.
@@ -60,4 +62,16 @@ export const outboxMaintenance = pgTable('outbox_maintenance', {
 export const outboxPublishedIdle = pgTable('outbox_published_idle', {
   relayId: uuid('relay_id').primaryKey(),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+});
+
+/** The relays running now: `outbox status` shows them, and a relay takes a dead one's rows over at once. */
+export const outboxPublishedRelays = pgTable('outbox_published_relays', {
+  relayId: uuid('relay_id').primaryKey(),
+  lockKey: integer('lock_key').notNull(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  seenAt: timestamp('seen_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  state: text('state').notNull().default('running'),
+  stateSince: timestamp('state_since', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
