@@ -47,22 +47,24 @@ export const DEFAULT_LIMITS = { maxFrameSize: 16 * 1024 * 1024, maxHeaders: 1000
 
 const EMPTY = Buffer.alloc(0);
 
-const enum State {
+/** A plain object rather than an enum, so the file is plain JavaScript once its types are stripped. */
+const State = {
   /** Between frames: EOLs are heart-beats, anything else starts a command. */
-  Idle,
+  Idle: 0,
   /** Saw CR between frames; LF must follow. */
-  IdleCR,
-  Command,
+  IdleCR: 1,
+  Command: 2,
   /** Saw CR in the command line; LF must follow. */
-  CommandCR,
-  Header,
+  CommandCR: 3,
+  Header: 4,
   /** Reading exactly `content-length` bytes. */
-  FixedBody,
+  FixedBody: 5,
   /** Reading up to the first NUL. */
-  ScanBody,
+  ScanBody: 6,
   /** After a fixed body, the NUL that ends the frame. */
-  Terminator,
-}
+  Terminator: 7,
+} as const;
+type State = (typeof State)[keyof typeof State];
 
 export function createParser(options: ParserOptions): Parser {
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_LIMITS.maxFrameSize;
@@ -70,7 +72,7 @@ export function createParser(options: ParserOptions): Parser {
   const maxHeaderLine = options.maxHeaderLine ?? DEFAULT_LIMITS.maxHeaderLine;
   const { onFrame, onHeartbeat, onError } = options;
 
-  let state = State.Idle;
+  let state: State = State.Idle;
   let failed = false;
   // The frame being read.
   let command = '';
