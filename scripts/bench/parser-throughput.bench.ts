@@ -56,6 +56,9 @@ function round(): { seconds: number; frames: number } {
       parsed++;
       bodyBytes += f.body.length;
     },
+    onDiscarded: () => {
+      throw new Error('a frame was discarded');
+    },
     onError: (e) => {
       throw e;
     },

@@ -7,11 +7,23 @@
  * - The first of a repeated header wins; headers are unescaped in one pass, except on CONNECT/CONNECTED.
  * - Limits bound what it buffers: frame size, header count, header-line length.
  *
- * It never throws: malformed input is reported once to `onError` (an `OutboxError` with `E_PROTOCOL` or
- * `E_FRAME_TOO_LARGE`) and the parser stops; later chunks are ignored.
+ * A frame over a limit is not fatal: the broker would only redeliver it on the next connection, for ever.
+ * The rest of it is skipped without being buffered — header lines within the limits are still read, for
+ * the few headers needed to settle it (`KEPT_WHEN_DISCARDED`), longer ones are skipped unread — up to its
+ * end (its `content-length` bytes and NUL, else its first NUL), and it is reported to `onDiscarded` with an
+ * `E_FRAME_TOO_LARGE` reason; parsing goes on with the next frame.
+ *
+ * It never throws: input that is not STOMP 1.2 is reported once to `onError` (an `OutboxError` with
+ * `E_PROTOCOL`) and the parser stops; later chunks are ignored. Two size errors are fatal too, as
+ * `E_FRAME_TOO_LARGE`: a command line over the limit (there is no frame to settle) and a `content-length`
+ * header line over it (the frame's end cannot be found).
  *
  * @example
- * const parser = createParser({ onFrame: (f) => console.log(f.command), onError: (e) => socket.destroy(e) });
+ * const parser = createParser({
+ *   onFrame: (f) => console.log(f.command),
+ *   onDiscarded: (d) => console.warn(d.reason.message, d.headers.ack),
+ *   onError: (e) => socket.destroy(e),
+ * });
  * socket.on('data', parser.push);
  */
 import { OutboxError } from '../errors.js';
@@ -28,9 +40,24 @@ export interface ParserLimits {
   maxHeaderLine?: number;
 }
 
+/** A frame that broke a limit: skipped up to its end, reported instead of emitted. */
+export interface DiscardedFrame {
+  command: string;
+  /**
+   * The headers read before the first limit was broken, plus, after it, those named in
+   * `KEPT_WHEN_DISCARDED` whose own line is within `maxHeaderLine`. The first of a repeated header wins.
+   */
+  headers: Record<string, string>;
+  /** `E_FRAME_TOO_LARGE`; the message names each limit broken, the frame's figure and by how much. */
+  reason: OutboxError;
+}
+
 export interface ParserOptions extends ParserLimits {
   onFrame: (frame: Frame) => void;
+  /** A frame over a limit was skipped; the parser carries on with the next one. */
+  onDiscarded: (frame: DiscardedFrame) => void;
   onHeartbeat?: () => void;
+  /** Fatal: the parser has stopped. */
   onError: (error: OutboxError) => void;
 }
 
@@ -45,7 +72,26 @@ export interface Parser {
 
 export const DEFAULT_LIMITS = { maxFrameSize: 16 * 1024 * 1024, maxHeaders: 1000, maxHeaderLine: 64 * 1024 } as const;
 
+/**
+ * Headers still read once a frame has broken a limit: what a receiver needs to settle it (ACK/NACK by
+ * `ack`, route it by `subscription`, match a `receipt-id`, dedup ids for its logs), the ERROR summary,
+ * and `content-length`, without which the frame's end would be lost.
+ */
+export const KEPT_WHEN_DISCARDED: ReadonlySet<string> = new Set([
+  'ack',
+  'message-id',
+  'subscription',
+  'destination',
+  'receipt-id',
+  'content-length',
+  'cap-msg-id',
+  'dop-msg-id',
+  'message',
+]);
+
 const EMPTY = Buffer.alloc(0);
+/** How a `content-length` header line starts on the wire (the name has nothing to escape). */
+const CONTENT_LENGTH_PREFIX = Buffer.from('content-length:', 'latin1');
 
 /** A plain object rather than an enum, so the file is plain JavaScript once its types are stripped. */
 const State = {
@@ -63,6 +109,12 @@ const State = {
   ScanBody: 6,
   /** After a fixed body, the NUL that ends the frame. */
   Terminator: 7,
+  /** A frame over a limit: the rest of a header line too long to read, up to its LF. */
+  SkipLine: 8,
+  /** A frame over a limit: the rest of its `content-length` body. */
+  SkipFixedBody: 9,
+  /** A frame over a limit, without content-length: up to the first NUL. */
+  SkipScanBody: 10,
 } as const;
 type State = (typeof State)[keyof typeof State];
 
@@ -70,7 +122,7 @@ export function createParser(options: ParserOptions): Parser {
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_LIMITS.maxFrameSize;
   const maxHeaders = options.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
   const maxHeaderLine = options.maxHeaderLine ?? DEFAULT_LIMITS.maxHeaderLine;
-  const { onFrame, onHeartbeat, onError } = options;
+  const { onFrame, onDiscarded, onHeartbeat, onError } = options;
 
   let state: State = State.Idle;
   let failed = false;
@@ -78,6 +130,7 @@ export function createParser(options: ParserOptions): Parser {
   let command = '';
   let headers: Record<string, string> = {};
   let headerCount = 0;
+  /** Every byte of the frame so far, NUL included once it is known to come; also counted while skipping. */
   let frameBytes = 0;
   // A header line split across chunks.
   let lineParts: Buffer[] = [];
@@ -87,6 +140,15 @@ export function createParser(options: ParserOptions): Parser {
   let bodyFilled = 0;
   let bodyParts: Buffer[] = [];
   let bodyBytes = 0;
+  // A frame over a limit: from the first limit broken to its end, nothing more is buffered than one header line.
+  let discarding = false;
+  let longestLine = 0;
+  let skipLeft = 0;
+  // A header line being skipped: its length so far, whether its last byte was CR, how much of
+  // CONTENT_LENGTH_PREFIX it starts with (-1: it does not).
+  let skipBytes = 0;
+  let skipCR = false;
+  let prefixMatched = 0;
 
   function fail(code: 'E_PROTOCOL' | 'E_FRAME_TOO_LARGE', message: string): void {
     failed = true;
@@ -104,9 +166,12 @@ export function createParser(options: ParserOptions): Parser {
     // Never handed out, so they can be emptied in place rather than reallocated per frame.
     lineParts.length = 0;
     lineBytes = 0;
+    discarding = false;
+    longestLine = 0;
   }
 
   function emit(frameBody: Buffer): void {
+    if (discarding) return emitDiscarded();
     const frame: Frame = { command, headers, body: frameBody };
     state = State.Idle;
     startFrame();
@@ -116,13 +181,33 @@ export function createParser(options: ParserOptions): Parser {
     onFrame(frame);
   }
 
+  function emitDiscarded(): void {
+    const discarded: DiscardedFrame = { command, headers, reason: overLimits() };
+    state = State.Idle;
+    startFrame();
+    onDiscarded(discarded);
+  }
+
+  /** The reason a discarded frame gives: each limit it broke, with the frame's own figure. */
+  function overLimits(): OutboxError {
+    const over: string[] = [];
+    if (longestLine > maxHeaderLine) over.push(`a header line of ${longestLine} bytes, ${longestLine - maxHeaderLine} over maxHeaderLine ${maxHeaderLine}`);
+    if (headerCount > maxHeaders) over.push(`${headerCount} headers, ${headerCount - maxHeaders} over maxHeaders ${maxHeaders}`);
+    if (frameBytes > maxFrameSize) over.push(`${frameBytes} bytes, ${frameBytes - maxFrameSize} over maxFrameSize ${maxFrameSize}`);
+    return new OutboxError('E_FRAME_TOO_LARGE', `${command} frame discarded: ${over.join('; ')}`);
+  }
+
+  /** From here on the frame is only skipped: a body read so far is dropped. */
+  function startDiscard(): void {
+    discarding = true;
+    if (bodyParts.length > 0) bodyParts = [];
+    bodyBytes = 0;
+  }
+
   /** A complete header line (without its EOL). Returns false when it failed. */
   function headerLine(line: string): boolean {
     if (line.length === 0) return endOfHeaders();
-    if (++headerCount > maxHeaders) {
-      fail('E_FRAME_TOO_LARGE', `${command} frame has more than ${maxHeaders} headers`);
-      return false;
-    }
+    if (++headerCount > maxHeaders && !discarding) startDiscard();
     // ':' is ASCII and never part of a multi-byte UTF-8 sequence: splitting the decoded text is exact.
     const colon = line.indexOf(':');
     if (colon < 0) {
@@ -139,6 +224,7 @@ export function createParser(options: ParserOptions): Parser {
         return false;
       }
     }
+    if (discarding && !KEPT_WHEN_DISCARDED.has(name)) return true;
     if (!Object.hasOwn(headers, name)) {
       // A plain object, yet a header named __proto__ must stay a header.
       if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
@@ -147,10 +233,28 @@ export function createParser(options: ParserOptions): Parser {
     return true;
   }
 
+  /** Advances the match of a skipped line's first bytes against CONTENT_LENGTH_PREFIX. */
+  function matchPrefix(bytes: Buffer, from: number, to: number): void {
+    for (let k = from; k < to && prefixMatched >= 0 && prefixMatched < CONTENT_LENGTH_PREFIX.length; k++) {
+      prefixMatched = bytes[k] === CONTENT_LENGTH_PREFIX[prefixMatched] ? prefixMatched + 1 : -1;
+    }
+  }
+
+  /** A header line too long to read has ended; `bytes` is its length without the EOL. */
+  function skippedLine(bytes: number): void {
+    headerCount++;
+    if (bytes > longestLine) longestLine = bytes;
+    if (!discarding) startDiscard();
+    // Only the first content-length counts; without it, the frame's end is a guess at the first NUL.
+    if (prefixMatched === CONTENT_LENGTH_PREFIX.length && !Object.hasOwn(headers, 'content-length')) {
+      fail('E_FRAME_TOO_LARGE', `${command} frame has a content-length header line of ${bytes} bytes, longer than ${maxHeaderLine} bytes: its end cannot be found`);
+    }
+  }
+
   function endOfHeaders(): boolean {
     const length = headers['content-length'];
     if (length === undefined) {
-      state = State.ScanBody;
+      state = discarding ? State.SkipScanBody : State.ScanBody;
       return true;
     }
     if (!/^\d{1,15}$/.test(length)) {
@@ -158,11 +262,14 @@ export function createParser(options: ParserOptions): Parser {
       return false;
     }
     const size = Number(length);
-    if (frameBytes + size + 1 > maxFrameSize) {
-      fail('E_FRAME_TOO_LARGE', `${command} frame of more than ${maxFrameSize} bytes`);
-      return false;
-    }
+    // Checked before anything is allocated: a frame announcing too much is skipped, never read.
+    if (!discarding && frameBytes + size + 1 > maxFrameSize) startDiscard();
     frameBytes += size + 1;
+    if (discarding) {
+      skipLeft = size;
+      state = size === 0 ? State.Terminator : State.SkipFixedBody;
+      return true;
+    }
     body = size === 0 ? EMPTY : Buffer.allocUnsafe(size);
     bodyFilled = 0;
     state = size === 0 ? State.Terminator : State.FixedBody;
@@ -226,8 +333,21 @@ export function createParser(options: ParserOptions): Parser {
           const end = eol < 0 ? n : eol;
           const take = end - i;
           // The limits count what this line holds so far, so a line without end cannot grow memory.
-          if (lineBytes + take > maxHeaderLine + 1) return fail('E_FRAME_TOO_LARGE', `header line longer than ${maxHeaderLine} bytes`);
-          if (frameBytes + take + 1 > maxFrameSize) return fail('E_FRAME_TOO_LARGE', `${command} frame of more than ${maxFrameSize} bytes`);
+          if (lineBytes + take > maxHeaderLine + 1) {
+            // Too long to read: skipped from here to its LF, only its length and first bytes noted.
+            skipBytes = lineBytes;
+            skipCR = false;
+            prefixMatched = 0;
+            for (const part of lineParts) {
+              matchPrefix(part, 0, part.length);
+              skipCR = part[part.length - 1] === CR;
+            }
+            lineParts = [];
+            lineBytes = 0;
+            state = State.SkipLine;
+            break;
+          }
+          if (!discarding && frameBytes + take + 1 > maxFrameSize) startDiscard();
           frameBytes += take;
           if (eol < 0) {
             lineParts.push(chunk.subarray(i, n));
@@ -242,17 +362,47 @@ export function createParser(options: ParserOptions): Parser {
           if (lineParts.length === 0) {
             const end = eol > i && chunk[eol - 1] === CR ? eol - 1 : eol;
             bytes = end - i;
+            if (bytes > maxHeaderLine) {
+              prefixMatched = 0;
+              matchPrefix(chunk, i, end);
+              i = eol + 1;
+              skippedLine(bytes);
+              break;
+            }
             text = bytes === 0 ? '' : chunk.toString('utf8', i, end);
           } else {
             const line = Buffer.concat([...lineParts, chunk.subarray(i, eol)]);
             bytes = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
-            text = line.toString('utf8', 0, bytes);
             lineParts = [];
+            lineBytes = 0;
+            if (bytes > maxHeaderLine) {
+              prefixMatched = 0;
+              matchPrefix(line, 0, bytes);
+              i = eol + 1;
+              skippedLine(bytes);
+              break;
+            }
+            text = line.toString('utf8', 0, bytes);
           }
-          lineBytes = 0;
           i = eol + 1;
-          if (bytes > maxHeaderLine) return fail('E_FRAME_TOO_LARGE', `header line longer than ${maxHeaderLine} bytes`);
           headerLine(text);
+          break;
+        }
+        case State.SkipLine: {
+          const eol = chunk.indexOf(LF, i);
+          const end = eol < 0 ? n : eol;
+          matchPrefix(chunk, i, end);
+          if (end > i) skipCR = chunk[end - 1] === CR;
+          skipBytes += end - i;
+          frameBytes += end - i;
+          if (eol < 0) {
+            i = n;
+            break;
+          }
+          frameBytes++;
+          i = eol + 1;
+          state = State.Header;
+          skippedLine(skipCR ? skipBytes - 1 : skipBytes);
           break;
         }
         case State.FixedBody: {
@@ -261,6 +411,13 @@ export function createParser(options: ParserOptions): Parser {
           bodyFilled += take;
           i += take;
           if (bodyFilled === body.length) state = State.Terminator;
+          break;
+        }
+        case State.SkipFixedBody: {
+          const take = Math.min(n - i, skipLeft);
+          skipLeft -= take;
+          i += take;
+          if (skipLeft === 0) state = State.Terminator;
           break;
         }
         case State.Terminator:
@@ -272,7 +429,13 @@ export function createParser(options: ParserOptions): Parser {
           const nul = chunk.indexOf(NUL, i);
           const end = nul < 0 ? n : nul;
           const take = end - i;
-          if (frameBytes + bodyBytes + take + 1 > maxFrameSize) return fail('E_FRAME_TOO_LARGE', `${command} frame of more than ${maxFrameSize} bytes`);
+          if (frameBytes + bodyBytes + take + 1 > maxFrameSize) {
+            // Skipped from here; what was read of the body counts towards the frame's size, then is dropped.
+            frameBytes += bodyBytes;
+            startDiscard();
+            state = State.SkipScanBody;
+            break;
+          }
           if (take > 0) {
             // Copied: a subarray would pin the whole socket chunk for as long as the message lives.
             bodyParts.push(Buffer.from(chunk.subarray(i, end)));
@@ -287,6 +450,18 @@ export function createParser(options: ParserOptions): Parser {
           emit(frameBody);
           break;
         }
+        case State.SkipScanBody: {
+          const nul = chunk.indexOf(NUL, i);
+          if (nul < 0) {
+            frameBytes += n - i;
+            i = n;
+            break;
+          }
+          frameBytes += nul - i + 1;
+          i = nul + 1;
+          emit(EMPTY);
+          break;
+        }
       }
     }
   }
@@ -297,7 +472,7 @@ export function createParser(options: ParserOptions): Parser {
       try {
         run(chunk);
       } catch (error) {
-        // Only a bug in this file (or a throwing onFrame) gets here; the socket handler must still not throw.
+        // Only a bug in this file (or a throwing callback) gets here; the socket handler must still not throw.
         if (!failed) {
           failed = true;
           onError(new OutboxError('E_PROTOCOL', `parser failed: ${(error as Error)?.message ?? String(error)}`, { cause: error }));

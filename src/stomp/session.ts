@@ -68,6 +68,10 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
 
   const parser = createParser({
     onFrame,
+    onDiscarded(frame) {
+      logger.error(`malformed input from ${address}: ${frame.reason.message}`);
+      close(frame.reason);
+    },
     onError(error) {
       logger.error(`malformed input from ${address}: ${error.message}`);
       close(error);

@@ -161,14 +161,19 @@ test('no RECEIPT in time: that send fails with E_RECEIPT_TIMEOUT, frees its slot
   session.destroy();
 });
 
-test('an oversized frame announced by content-length: E_FRAME_TOO_LARGE at once', async () => {
+test('a RECEIPT over the limits: E_FRAME_TOO_LARGE once it has been skipped, and the connection closes', async () => {
   const fake = await server(async (peer) => {
     await peer.expect('CONNECT');
     peer.connected();
-    peer.write('MESSAGE\nsubscription:s1\ncontent-length:999999999\n\n');
+    const send = await peer.expect('SEND');
+    peer.frame('RECEIPT', { 'receipt-id': send.headers.receipt! }, Buffer.alloc(17 * 1024 * 1024));
   });
-  const session = await connect({ broker: brokerFor(fake), logger: recordingLogger() });
+  const logger = recordingLogger();
+  const session = await connect({ broker: brokerFor(fake), logger });
+  const error = await session.send('/queue/a', 'x').then(() => undefined, (e: unknown) => e);
+  assert.is(codeOf(error), 'E_FRAME_TOO_LARGE');
   assert.is((await session.closed)?.code, 'E_FRAME_TOO_LARGE');
+  assert.ok(logger.lines.some(([level, line]) => level === 'error' && /RECEIPT frame discarded/.test(line)), 'the error is logged');
 });
 
 test('an ERROR instead of CONNECTED: E_BROKER_ERROR; the passcode is never logged or echoed', async () => {
