@@ -9,7 +9,7 @@ import type { ResolvedBroker } from '../config/resolve.js';
 import { OutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { HEARTBEAT } from './octets.js';
-import { createParser } from './parser.js';
+import { createParser, type DiscardedFrame } from './parser.js';
 import { createReceipts } from './receipts.js';
 import { encodeFrame } from './serializer.js';
 import { negotiateHeartbeat, startHeartbeat, type HeartbeatMonitor, type HeartbeatPeriods } from './heartbeat.js';
@@ -68,10 +68,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
 
   const parser = createParser({
     onFrame,
-    onDiscarded(frame) {
-      logger.error(`malformed input from ${address}: ${frame.reason.message}`);
-      close(frame.reason);
-    },
+    onDiscarded,
     onError(error) {
       logger.error(`malformed input from ${address}: ${error.message}`);
       close(error);
@@ -147,6 +144,21 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
       default:
         return protocolError(`unexpected ${frame.command} frame`);
     }
+  }
+
+  /**
+   * A frame over the parser's limits. A MESSAGE still goes to its subscription, flagged and without its body, so
+   * the consumer can settle it by its ack id: closing would only have the broker redeliver it, for ever, with the
+   * messages behind it stuck. Any other frame closes the connection.
+   */
+  function onDiscarded(frame: DiscardedFrame): void {
+    observe('in', frame.command, frame.headers);
+    if (frame.command === 'MESSAGE' && phase !== 'connecting') {
+      logger.warn(`${address}: ${frame.reason.message}; passed on without its body, to be settled by its ack id`);
+      return subscriptions.deliver({ command: 'MESSAGE', headers: frame.headers, body: Buffer.alloc(0) }, frame.reason);
+    }
+    logger.error(`malformed input from ${address}: ${frame.reason.message}`);
+    close(frame.reason);
   }
 
   function protocolError(message: string): void {

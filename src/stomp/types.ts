@@ -21,6 +21,20 @@ export interface StompMessage extends Frame {
   subscription: string;
   /** The value to ACK/NACK it by (STOMP 1.2 `ack` header). */
   ackId: string;
+  /**
+   * Set (`E_FRAME_TOO_LARGE`, naming the limit and by how much) when the frame was over the parser's limits
+   * (16 MiB, 1000 headers, 64 KiB per header line): it was skipped unread, so `body` is empty and `headers` holds
+   * only what was read within the limits — always `ack`, `message-id`, `subscription`, `destination`,
+   * `cap-msg-id`, `dop-msg-id` when the frame had them on lines within the limit. It cannot be handled; NACK it
+   * (by `ackId`) so that the broker dead-letters it instead of redelivering it on every connection.
+   *
+   * @example
+   * session.subscribe('/queue/a', { ack: 'client-individual' }, (m) => {
+   *   if (m.discarded) return session.nack(m, { requeue: 'false' });
+   *   // … handle m.body
+   * });
+   */
+  discarded?: OutboxError;
 }
 
 export interface ConnectOptions {
@@ -54,8 +68,9 @@ export interface Subscription {
  *   an OutboxError on ERROR (`E_BROKER_ERROR`), close (`E_CONNECTION_CLOSED`), heart-beat loss or
  *   receipt timeout. Many sends may be pending (pipelined up to `window`); each has its own promise.
  * - On any ERROR frame or socket close, every pending receipt fails and `closed` resolves with the reason.
- * - Malformed input from the peer closes the connection with `E_PROTOCOL`/`E_FRAME_TOO_LARGE`; it never throws
- *   out of a socket handler.
+ * - Malformed input from the peer closes the connection with `E_PROTOCOL`; it never throws out of a socket
+ *   handler. A frame over the size limits closes it with `E_FRAME_TOO_LARGE`, except a MESSAGE: that is delivered
+ *   with `discarded` set and an empty body, for the subscriber to NACK.
  */
 export interface StompSession {
   /** The CONNECTED frame's headers (server, version, heart-beat, session). */

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { OutboxError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { connect } from '../../src/stomp/connect.js';
+import type { StompMessage } from '../../src/stomp/types.js';
 import { startFakeStompServer, type FakePeer, type FakeStompServer } from '../helpers/fake-stomp-server.js';
 import { settle, testBroker } from './support.js';
 
@@ -158,6 +159,44 @@ test('no RECEIPT in time: that send fails with E_RECEIPT_TIMEOUT, frees its slot
   assert.is(codeOf(await first), 'E_RECEIPT_TIMEOUT');
   await second;
   assert.is(session.pending, 0);
+  session.destroy();
+});
+
+test('MESSAGEs over the limits reach their subscription flagged, bodiless, with their ack id; NACKed, the session goes on', async () => {
+  const manyHeaders = Object.fromEntries(Array.from({ length: 1100 }, (_, k) => [`h${k}`, 'v']));
+  const fake = await server(async (peer) => {
+    await peer.expect('CONNECT');
+    peer.connected();
+    const sub = await peer.expect('SUBSCRIBE');
+    peer.frame('RECEIPT', { 'receipt-id': sub.headers.receipt! });
+    const s = sub.headers.id!;
+    peer.frame('MESSAGE', { subscription: s, 'message-id': 'm1', ack: 'a1' }, 'one');
+    // Past the 1000th header: only what settles it is still read.
+    peer.frame('MESSAGE', { ...manyHeaders, subscription: s, 'message-id': 'm2', ack: 'a2', 'dop-msg-id': 'd2' }, 'two');
+    peer.frame('MESSAGE', { subscription: s, 'message-id': 'm3', ack: 'a3' }, Buffer.alloc(17 * 1024 * 1024, 0x33));
+    peer.frame('MESSAGE', { subscription: s, 'message-id': 'm4', ack: 'a4' }, 'four');
+  });
+  const logger = recordingLogger();
+  const session = await connect({ broker: brokerFor(fake), logger });
+  const got: StompMessage[] = [];
+  const sub = session.subscribe('/queue/a', { ack: 'client-individual' }, (m) => {
+    got.push(m);
+    if (m.discarded) session.nack(m, { requeue: 'false' });
+    else session.ack(m);
+  });
+  await sub.ready;
+  const peer = fake.peers[0]!;
+  const settled = [await peer.expect(), await peer.expect(), await peer.expect(), await peer.expect()];
+  assert.equal(settled.map((f) => `${f.command} ${f.headers.id}`), ['ACK a1', 'NACK a2', 'NACK a3', 'ACK a4']);
+  assert.equal(got.map((m) => m.body.toString()), ['one', '', '', 'four']);
+  assert.equal(got.map((m) => m.discarded?.code), [undefined, 'E_FRAME_TOO_LARGE', 'E_FRAME_TOO_LARGE', undefined]);
+  assert.ok(!('discarded' in got[0]!), 'a message within the limits is as it was');
+  assert.match(got[1]!.discarded!.message, /1105 headers, 105 over maxHeaders 1000/);
+  assert.is(got[1]!.headers['dop-msg-id'], 'd2');
+  assert.match(got[2]!.discarded!.message, /over maxFrameSize 16777216/);
+  assert.is(logger.lines.filter(([level, line]) => level === 'warn' && /discarded/.test(line)).length, 2, 'each is logged');
+  assert.is(session.pending, 0);
+  await session.send('/queue/a', 'still connected', { receipt: false });
   session.destroy();
 });
 
