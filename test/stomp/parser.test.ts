@@ -189,7 +189,8 @@ test('limits: past maxHeaders the frame is discarded, and the headers to settle 
   const body = Buffer.from([0, 1, 0, 10, 0]); // NULs: only the content-length read after the limit finds the end
   const fillers = Array.from({ length: 1200 }, (_, k) => `h${k}:v${k}\n`).join('');
   const settle = 'ack:a\\c3\nmessage-id:m3\nsubscription:s1\ndestination:/queue/q\ndop-msg-id:d3\ncap-msg-id:c3\n';
-  const wire = Buffer.concat([b(`MESSAGE\n${fillers}${settle}other:x\ncontent-length:${body.length}\n\n`), body, b('\0'), after]);
+  // The first of a repeated header still wins.
+  const wire = Buffer.concat([b(`MESSAGE\n${fillers}${settle}other:x\nack:late\ncontent-length:${body.length}\n\n`), body, b('\0'), after]);
   const parsed = parseAll(wire);
   assert.equal(parsed.errors, []);
   assert.is(parsed.events, 'DF');
@@ -201,7 +202,7 @@ test('limits: past maxHeaders the frame is discarded, and the headers to settle 
     Object.entries(headers).slice(1000),
     Object.entries({ ack: 'a:3', 'message-id': 'm3', subscription: 's1', destination: '/queue/q', 'dop-msg-id': 'd3', 'cap-msg-id': 'c3', 'content-length': '5' }),
   );
-  assert.equal(reasons(parsed), ['E_FRAME_TOO_LARGE: MESSAGE frame discarded: 1208 headers, 208 over maxHeaders 1000']);
+  assert.equal(reasons(parsed), ['E_FRAME_TOO_LARGE: MESSAGE frame discarded: 1209 headers, 209 over maxHeaders 1000']);
   const many = 'MESSAGE\n' + Array.from({ length: 11 }, (_, k) => `h${k}:v\n`).join('') + '\n\0';
   assert.is(parseAll(b(many), { maxHeaders: 10 }).events, 'D');
   assert.is(parseAll(b(many), { maxHeaders: 11 }).events, 'F');
@@ -268,6 +269,14 @@ test('a frame exactly at the limits is accepted; one byte, line or header over i
     reasons(parseAll(b(`SEND\nh:vvvvv\ni:w\n\n${'B'.repeat(100)}\0`), limits)),
     ['E_FRAME_TOO_LARGE: SEND frame discarded: a header line of 7 bytes, 3 over maxHeaderLine 4; 2 headers, 1 over maxHeaders 1; 119 bytes, 19 over maxFrameSize 100'],
   );
+});
+
+test('the header line whose bytes, its LF included, cross maxFrameSize is the first one past the limit', () => {
+  const wire = b('SEND\na:123456\nb:1\nack:x\n\n\0'); // 'SEND\na:123456\n' is 14 bytes, 'b:1\n' takes it to 18
+  const at17 = parseAll(wire, { maxFrameSize: 17 });
+  assert.equal(at17.discarded[0]!.headers, { a: '123456', ack: 'x' });
+  assert.equal(reasons(at17), ['E_FRAME_TOO_LARGE: SEND frame discarded: 26 bytes, 9 over maxFrameSize 17']);
+  assert.equal(parseAll(wire, { maxFrameSize: 18 }).discarded[0]!.headers, { a: '123456', b: '1', ack: 'x' });
 });
 
 test('frames over each limit, between valid ones, split at every byte offset: the same frames and discards', () => {
