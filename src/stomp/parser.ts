@@ -29,28 +29,8 @@
 import { OutboxError } from '../errors.js';
 import { unescapeHeader } from './escape.js';
 import { CR, LF, NUL, UPPER_A, UPPER_Z, isUnescapedCommand } from './octets.js';
-import type { Frame } from './types.js';
-
-export interface ParserLimits {
-  /** Largest frame (command, headers and body) in bytes. Default 16 MiB. */
-  maxFrameSize?: number;
-  /** Most headers in one frame. Default 1000. */
-  maxHeaders?: number;
-  /** Longest command or header line in bytes. Default 64 KiB. */
-  maxHeaderLine?: number;
-}
-
-/** A frame that broke a limit: skipped up to its end, reported instead of emitted. */
-export interface DiscardedFrame {
-  command: string;
-  /**
-   * The headers read before the first limit was broken, plus, after it, those named in
-   * `KEPT_WHEN_DISCARDED` whose own line is within `maxHeaderLine`. The first of a repeated header wins.
-   */
-  headers: Record<string, string>;
-  /** `E_FRAME_TOO_LARGE`; the message names each limit broken, the frame's figure and by how much. */
-  reason: OutboxError;
-}
+import { DEFAULT_LIMITS, KEPT_WHEN_DISCARDED, overLimits, type ParserLimits } from './limits.js';
+import type { DiscardedFrame, Frame } from './types.js';
 
 export interface ParserOptions extends ParserLimits {
   onFrame: (frame: Frame) => void;
@@ -69,25 +49,6 @@ export interface Parser {
   /** True once an error stopped it. */
   readonly failed: boolean;
 }
-
-export const DEFAULT_LIMITS = { maxFrameSize: 16 * 1024 * 1024, maxHeaders: 1000, maxHeaderLine: 64 * 1024 } as const;
-
-/**
- * Headers still read once a frame has broken a limit: what a receiver needs to settle it (ACK/NACK by
- * `ack`, route it by `subscription`, match a `receipt-id`, dedup ids for its logs), the ERROR summary,
- * and `content-length`, without which the frame's end would be lost.
- */
-export const KEPT_WHEN_DISCARDED: ReadonlySet<string> = new Set([
-  'ack',
-  'message-id',
-  'subscription',
-  'destination',
-  'receipt-id',
-  'content-length',
-  'cap-msg-id',
-  'dop-msg-id',
-  'message',
-]);
 
 const EMPTY = Buffer.alloc(0);
 /** How a `content-length` header line starts on the wire (the name has nothing to escape). */
@@ -122,6 +83,7 @@ export function createParser(options: ParserOptions): Parser {
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_LIMITS.maxFrameSize;
   const maxHeaders = options.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
   const maxHeaderLine = options.maxHeaderLine ?? DEFAULT_LIMITS.maxHeaderLine;
+  const limits = { maxFrameSize, maxHeaders, maxHeaderLine };
   const { onFrame, onDiscarded, onHeartbeat, onError } = options;
 
   let state: State = State.Idle;
@@ -182,19 +144,11 @@ export function createParser(options: ParserOptions): Parser {
   }
 
   function emitDiscarded(): void {
-    const discarded: DiscardedFrame = { command, headers, reason: overLimits() };
+    const reason = overLimits({ command, bytes: frameBytes, headers: headerCount, longestLine }, limits);
+    const discarded: DiscardedFrame = { command, headers, reason };
     state = State.Idle;
     startFrame();
     onDiscarded(discarded);
-  }
-
-  /** The reason a discarded frame gives: each limit it broke, with the frame's own figure. */
-  function overLimits(): OutboxError {
-    const over: string[] = [];
-    if (longestLine > maxHeaderLine) over.push(`a header line of ${longestLine} bytes, ${longestLine - maxHeaderLine} over maxHeaderLine ${maxHeaderLine}`);
-    if (headerCount > maxHeaders) over.push(`${headerCount} headers, ${headerCount - maxHeaders} over maxHeaders ${maxHeaders}`);
-    if (frameBytes > maxFrameSize) over.push(`${frameBytes} bytes, ${frameBytes - maxFrameSize} over maxFrameSize ${maxFrameSize}`);
-    return new OutboxError('E_FRAME_TOO_LARGE', `${command} frame discarded: ${over.join('; ')}`);
   }
 
   /** From here on the frame is only skipped: a body read so far is dropped. */

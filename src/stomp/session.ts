@@ -9,14 +9,14 @@ import type { ResolvedBroker } from '../config/resolve.js';
 import { OutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { HEARTBEAT } from './octets.js';
-import { createParser, type DiscardedFrame } from './parser.js';
+import { createParser } from './parser.js';
 import { createReceipts } from './receipts.js';
 import { encodeFrame } from './serializer.js';
 import { negotiateHeartbeat, startHeartbeat, type HeartbeatMonitor, type HeartbeatPeriods } from './heartbeat.js';
 import { createSubscriptions } from './subscriptions.js';
 import { createWindow } from './window.js';
 import { createWriter } from './writer.js';
-import type { Frame, SendOptions, StompSession } from './types.js';
+import type { DiscardedFrame, Frame, SendOptions, StompSession } from './types.js';
 
 export interface SessionContext {
   broker: ResolvedBroker;

@@ -14,6 +14,18 @@ export interface Frame {
   body: Buffer;
 }
 
+/** A frame over the parser's limits (limits.ts): skipped up to its end, reported instead of decoded. */
+export interface DiscardedFrame {
+  command: string;
+  /**
+   * The headers read before the first limit was broken, plus, after it, those named in
+   * `KEPT_WHEN_DISCARDED` whose own line is within `maxHeaderLine`. The first of a repeated header wins.
+   */
+  headers: Record<string, string>;
+  /** `E_FRAME_TOO_LARGE`; the message names each limit broken, the frame's figure and by how much. */
+  reason: OutboxError;
+}
+
 /** A MESSAGE delivered to a subscription. */
 export interface StompMessage extends Frame {
   command: 'MESSAGE';

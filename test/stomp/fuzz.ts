@@ -3,7 +3,7 @@
  * scripts/bench/parser-fuzz.bench.ts (1,000,000): seeded mutations of real frames, and the properties
  * every input must keep. `checkInput` returns what went wrong, or undefined.
  */
-import { KEPT_WHEN_DISCARDED } from '../../src/stomp/parser.js';
+import { KEPT_WHEN_DISCARDED } from '../../src/stomp/limits.js';
 import { serializeFrame } from '../../src/stomp/serializer.js';
 import { parseAll, parseChunks, plain, type Parsed } from './parse-all.js';
 

@@ -1,6 +1,7 @@
 /** Test support: run the parser over chunks and collect what it emits. */
-import { createParser, type DiscardedFrame, type ParserLimits } from '../../src/stomp/parser.js';
-import type { Frame } from '../../src/stomp/types.js';
+import type { ParserLimits } from '../../src/stomp/limits.js';
+import { createParser } from '../../src/stomp/parser.js';
+import type { DiscardedFrame, Frame } from '../../src/stomp/types.js';
 import type { OutboxError } from '../../src/errors.js';
 
 export interface Parsed {
