@@ -25,11 +25,16 @@ const seeds: Buffer[] = [
   Buffer.concat([Buffer.from('MESSAGE\nack:a4\n\n'), Buffer.alloc(2100, 0x63), Buffer.from([0])]),
 ];
 
-/** One input: random bytes (a quarter of the time), else one to three seeds with a few edits. */
-export function mutate(random: () => number): Buffer {
+/** One input: random bytes (a quarter of the time), else one to three seed frames with a few edits. */
+export function mutate(random: () => number, counts?: { randomInputs: number; seedFrames: number }): Buffer {
   const pick = (n: number): number => Math.floor(random() * n);
-  if (random() < 0.25) return Buffer.from(Array.from({ length: pick(600) }, () => pick(256)));
-  let bytes: Buffer = Buffer.concat(Array.from({ length: 1 + pick(3) }, () => seeds[pick(seeds.length)]!));
+  if (random() < 0.25) {
+    if (counts) counts.randomInputs++;
+    return Buffer.from(Array.from({ length: pick(600) }, () => pick(256)));
+  }
+  const frames = 1 + pick(3);
+  if (counts) counts.seedFrames += frames;
+  let bytes: Buffer = Buffer.concat(Array.from({ length: frames }, () => seeds[pick(seeds.length)]!));
   const insert = (at: number, more: Buffer | number[]): Buffer => Buffer.concat([bytes.subarray(0, at), Buffer.from(more), bytes.subarray(at)]);
   const edits = 1 + pick(6);
   for (let e = 0; e < edits; e++) {
@@ -108,8 +113,10 @@ function checkParsed(p: Parsed): string | undefined {
     }
     const names = Object.keys(d.headers);
     if (names.length > limits.maxHeaders + KEPT_WHEN_DISCARDED.size) return `a discarded frame kept ${names.length} headers`;
+    // Counted in UTF-16 units, which a decoded line never has more of than bytes on the wire (re-encoding it
+    // would not do: each invalid byte decodes to U+FFFD, three bytes).
     for (const name of names) {
-      if (Buffer.byteLength(name) + 1 + Buffer.byteLength(d.headers[name]!) > limits.maxHeaderLine) return `a discarded frame kept header ${name} over maxHeaderLine`;
+      if (name.length + 1 + d.headers[name]!.length > limits.maxHeaderLine) return `a discarded frame kept header ${name} over maxHeaderLine`;
     }
   }
   return undefined;
