@@ -36,9 +36,9 @@ export interface StompMessage extends Frame {
   /**
    * Set (`E_FRAME_TOO_LARGE`, naming the limit and by how much) when the frame was over the parser's limits
    * (16 MiB, 1000 headers, 64 KiB per header line): it was skipped unread, so `body` is empty and `headers` holds
-   * only what was read within the limits — always `ack`, `message-id`, `subscription`, `destination`,
-   * `cap-msg-id`, `dop-msg-id` when the frame had them on lines within the limit. It cannot be handled; NACK it
-   * (by `ackId`) so that the broker dead-letters it instead of redelivering it on every connection.
+   * what was read within the limits, which includes `ack`, `message-id`, `subscription`, `destination`,
+   * `cap-msg-id` and `dop-msg-id` whenever their own lines are within the line limit. It cannot be handled; NACK
+   * it (by `ackId`) so that the broker dead-letters it instead of redelivering it on every connection.
    *
    * @example
    * session.subscribe('/queue/a', { ack: 'client-individual' }, (m) => {
