@@ -2,6 +2,7 @@
  * The broker goes away under a busy relay — its connections closed, then the whole broker stopped and
  * started — and nothing is lost: the relay reconnects with backoff and every row arrives.
  */
+// @serial: closes every connection on the broker and stops RabbitMQ (stop_app), under every other file's feet.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRelay } from '../../src/relay/relay.js';

@@ -2,6 +2,7 @@
  * Faults RabbitMQ will not produce on demand, from a scripted server on a real socket. Each must end in the
  * right OutboxError code, with pending work failed, the error logged, and the process still standing.
  */
+// @serial: heart-beats of 50-100 ms are a timing measurement: a busy neighbour delaying this process by a tenth of a second fails it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OutboxError } from '../../src/errors.js';

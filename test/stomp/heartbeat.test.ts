@@ -1,4 +1,5 @@
 /** Heart-beats: the spec's negotiation maths, and liveness against the real RabbitMQ. */
+// @serial: idles across 1 s heart-beats with RabbitMQ, a timing measurement a busy neighbour can upset.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { silentLogger } from '../../src/log/logger.js';
