@@ -25,7 +25,7 @@ test.after(async () => {
 });
 
 test('kill -9 of one relay of two: the other takes its leased rows over at once, not after the 30 s lease', async () => {
-  const total = 30_000;
+  const total = 15_000;
   await insertBacklog(t.sql, `/queue/${queue}`, total);
   const file = writeConfigFile({ database: { url: t.url }, relay: { progressInterval: 0 } });
   try {
