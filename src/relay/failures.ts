@@ -8,6 +8,7 @@ import { describeDbError } from '../db/errors.js';
 import { retry } from '../util/retry.js';
 import { attribute, type FailedSend, type Verdict } from './attribute.js';
 import type { Breaker } from './breaker.js';
+import type { ClaimCursor } from './cursor.js';
 import type { ClaimedRow, RelayStatements, RetryPolicy } from './sql.js';
 
 export interface FailureSink {
@@ -34,6 +35,8 @@ export function createFailureSink(options: {
   onFailed?(rows: number): void;
   /** Told when the broker refused a destination (a row of it was blamed for an ERROR): it holds the rest. */
   breaker?: Pick<Breaker, 'trip' | 'suspect' | 'holdSeconds'>;
+  /** Told when released rows are due again, so the next claim looks behind its cursor. */
+  cursor?: Pick<ClaimCursor, 'rewind'>;
 }): FailureSink {
   const { statements, policy, logger, breaker } = options;
   let collected: Array<FailedSend<ClaimedRow> & { atShutdown: boolean }> = [];
@@ -98,6 +101,7 @@ export function createFailureSink(options: {
     for (const [message, rows] of groupByMessage([...verdict.release, ...verdict.suspect])) {
       logger.info(`${rows.length} send(s) released for a prompt retry: ${message}`);
       await write('released rows', () => statements.release(rows, true, null));
+      options.cursor?.rewind();
     }
   }
 
