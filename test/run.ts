@@ -97,10 +97,10 @@ function runFile(file: string, live: boolean, output: Output): Promise<FileResul
 }
 
 // Children have their own process groups (so a timeout can kill a file's whole tree): end them with us.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.once(signal, () => {
     for (const child of running) try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
-    process.exit(130);
+    process.exit(code);
   });
 }
 
