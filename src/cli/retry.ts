@@ -1,7 +1,6 @@
 import { defineCommand } from 'citty';
-import { openDatabase } from '../db/open.js';
 import { retryFailed } from '../admin/retry.js';
-import { commandConfig, commonArgs } from './common.js';
+import { commandConfig, commonArgs, withDatabase } from './common.js';
 
 /** `outbox retry [--destination D]`: re-queue failed rows so the relays send them again. */
 export default defineCommand({
@@ -15,8 +14,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const { config } = await commandConfig(args);
-    const database = await openDatabase(config);
-    try {
+    await withDatabase(config, async (database) => {
       const count = await retryFailed(database.db, config.tables, { destination: args.destination });
       const scope = args.destination ? ` to ${args.destination}` : '';
       process.stdout.write(
@@ -24,8 +22,6 @@ export default defineCommand({
           ? `outbox: re-queued ${count.toLocaleString('en-US')} failed row(s)${scope}; running relays will send them now\n`
           : `outbox: no failed rows${scope}\n`,
       );
-    } finally {
-      await database.close();
-    }
+    });
   },
 });

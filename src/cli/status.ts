@@ -1,8 +1,7 @@
 import { defineCommand } from 'citty';
-import { openDatabase } from '../db/open.js';
 import { outboxStatus, type OutboxStatusReport } from '../admin/status.js';
 import { formatAge } from '../util/time.js';
-import { commandConfig, commonArgs } from './common.js';
+import { commandConfig, commonArgs, withDatabase } from './common.js';
 
 /** `outbox status [--json]`: the outbox at a glance, so nobody needs SQL to see it. */
 export default defineCommand({
@@ -16,13 +15,10 @@ export default defineCommand({
   },
   async run({ args }) {
     const { config } = await commandConfig(args);
-    const database = await openDatabase(config);
-    try {
+    await withDatabase(config, async (database) => {
       const status = await outboxStatus(database.db, config.tables);
       process.stdout.write(args.json ? `${JSON.stringify(status, null, 2)}\n` : render(status, database.where));
-    } finally {
-      await database.close();
-    }
+    });
   },
 });
 

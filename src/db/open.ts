@@ -25,13 +25,15 @@ export interface OpenedDatabase {
  * a client is checked out, and an unhandled 'error' event ends the process), and transactions go through
  * `runTransaction` (src/db/transaction.ts), which never leaks a client whose BEGIN failed.
  */
-export async function openDatabase(config: ResolvedConfig): Promise<OpenedDatabase> {
+export async function openDatabase(config: ResolvedConfig, options: { connectTimeout?: number } = {}): Promise<OpenedDatabase> {
   if ('url' in config.database) {
     const url = config.database.url;
     const { default: pg } = await import('pg');
     const { drizzle } = await import('drizzle-orm/node-postgres');
     const logger = defaultLogger('database');
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // connectTimeout (seconds): a one-shot command should say a host does not answer, not hang for the
+    // operating system's TCP timeout (minutes). Relays and consumers keep node-postgres's default and retry.
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: (options.connectTimeout ?? 0) * 1000 });
     // An idle client's error reaches the pool; a checked-out one's only the client: both must be heard.
     pool.on('error', (error) => logger.debug(`an idle database connection failed (${describeDbError(error)})`));
     pool.on('connect', (client) => {
