@@ -105,14 +105,16 @@ export function createRelay(options: RelayOptions): Relay {
   });
   const leases = createLeases({ extend: statements.extend, leaseSeconds: settings.leaseTimeout, logger });
   const wake = createWake({ db, channel: config.tables.published, logger, maxBackoff: config.database.maxBackoff });
+  const instance = createInstance({ db, tables: config.tables, logger, onTakeOver: () => wake.poke() });
   const pace = createPace({
     statements: createIdleStatements(db, config.tables),
     wake,
     batchSize: settings.batchSize,
     pollInterval: settings.pollInterval,
     logger,
+    // Listed asleep under its own id, so `outbox status` can tell which running relay is idle.
+    relayId: instance.relayId,
   });
-  const instance = createInstance({ db, tables: config.tables, logger, onTakeOver: () => wake.poke() });
   const gate = createGate({ logger, receiptTimeout: config.broker.receiptTimeout, onChange: (blocked) => instance.setState(blocked ? 'blocked' : 'running') });
   const connect = options.connect ?? stompConnector(config.broker, { logger, window: settings.window, wait: options.wait });
   let quietReconnect = false;
