@@ -36,6 +36,7 @@ const subCommands = {
   relay: load('./relay.js'),
   consume: load('./consume.js'),
   status: load('./status.js'),
+  failed: load('./failed.js'),
   retry: load('./retry.js'),
 };
 
