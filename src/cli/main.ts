@@ -38,6 +38,7 @@ const subCommands = {
   status: load('./status.js'),
   failed: load('./failed.js'),
   retry: load('./retry.js'),
+  dlq: load('./dlq.js'),
 };
 
 const main = defineCommand({
