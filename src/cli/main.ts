@@ -39,6 +39,7 @@ const subCommands = {
   failed: load('./failed.js'),
   retry: load('./retry.js'),
   dlq: load('./dlq.js'),
+  doctor: load('./doctor.js'),
 };
 
 const main = defineCommand({
