@@ -48,7 +48,9 @@ export function syntaxError(error: unknown): string | undefined {
   const node = /^(file:\/\/\S+|\/\S+):(\d+)\n(.*)\n( *)\^/.exec(e.stack ?? '');
   if (!node) return undefined;
   const file = node[1]!.startsWith('file:') ? fileURLToPath(node[1]!) : node[1]!;
-  return `${show(file)}:${node[2]}:${node[4]!.length + 1}: syntax error: ${e.message}`;
+  // Node reports an import of a name a module does not export as a SyntaxError too; it is not one.
+  const what = /does not provide an export named/.test(e.message ?? '') ? e.message : `syntax error: ${e.message}`;
+  return `${show(file)}:${node[2]}:${node[4]!.length + 1}: ${what}`;
 }
 
 /** Finds and imports the config (its default export). Returns the path it used. */
