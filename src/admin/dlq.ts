@@ -83,12 +83,16 @@ function explainDeath(headers: Record<string, string>): DeadLetter['reason'] {
  * `persistent:true` set.
  */
 export function replayHeaders(headers: Record<string, string>, config: ResolvedConfig, queue: string): Record<string, string> {
-  const added = { ...subscribeHeaders(config.consumer, queue), ...deadLetterHeaders(config.consumer, queue), ...readHeaders(1) };
+  // name=value pairs a subscription to the queue or to its DLQ sets (the two give x-queue-name different values).
+  const added = new Set(
+    [subscribeHeaders(config.consumer, queue), deadLetterHeaders(config.consumer, queue), readHeaders(1)].flatMap((set) =>
+      Object.entries(set).map(([name, value]) => `${name}=${value}`),
+    ),
+  );
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
-    if (DELIVERY.has(lower) || DEATH.test(lower)) continue;
-    if (Object.hasOwn(added, lower) && (added as Record<string, string>)[lower] === value) continue;
+    if (DELIVERY.has(lower) || DEATH.test(lower) || added.has(`${lower}=${value}`)) continue;
     out[name] = value;
   }
   if (headers['content-type']) out['content-type'] = headers['content-type'];
