@@ -93,24 +93,30 @@ test('a database that cannot be used: one line naming the cause, for every comma
   const url = (u: string) => ({ DATABASE_URL: u });
   const refused = url('postgres://postgres@127.0.0.1:5999/app');
   const missing = url(t.url.replace(/\/[^/]*$/, '/no_such_database_here'));
-  for (const command of [['status'], ['failed'], ['retry'], ['migrate']]) {
-    const r = outbox(command, refused);
+  writeFileSync(join(app, 'noop.mjs'), 'export async function h() {}\n');
+  const oneShot = [['status'], ['failed'], ['retry'], ['migrate']];
+  // Independent processes: run side by side.
+  const [refusedRuns, missingRuns, emptyRuns, relay, consume] = await Promise.all([
+    Promise.all(oneShot.map((c) => outboxAsync(c, refused))),
+    Promise.all(oneShot.map((c) => outboxAsync(c, missing))),
+    Promise.all(oneShot.slice(0, 3).map((c) => outboxAsync(c, url(empty.url)))),
+    outboxAsync(['relay'], missing),
+    outboxAsync(['consume', 'noop.mjs#h', '/topic/nothing-here'], missing),
+  ]);
+  for (const r of refusedRuns) {
     assert.is(r.code, 1, r.output);
     assert.is(oneLine(r), 'outbox: E_DATABASE: connection refused to 127.0.0.1:5999 — postgres://postgres@127.0.0.1:5999/app');
-    const m = outbox(command, missing);
+  }
+  for (const m of missingRuns) {
     assert.is(m.code, 2, m.output);
     assert.match(oneLine(m), /^outbox: database "no_such_database_here" does not exist \[3D000\]: check DATABASE_URL or database\.url — postgres:/);
   }
-  for (const command of [['status'], ['failed'], ['retry']]) {
-    const r = outbox(command, url(empty.url));
+  for (const r of emptyRuns) {
     assert.is(r.code, 1, r.output);
     assert.match(oneLine(r), /^outbox: E_DATABASE: the outbox tables are missing: run outbox migrate \(relation "outbox_published\w*" does not exist \[42P01\]\) — postgres:/);
   }
-  const relay = outbox(['relay'], missing);
   assert.is(relay.code, 2, relay.output);
   assert.match(oneLine(relay), /^outbox: the database refused the relay: database "no_such_database_here" does not exist/);
-  writeFileSync(join(app, 'noop.mjs'), 'export async function h() {}\n');
-  const consume = outbox(['consume', 'noop.mjs#h', '/topic/nothing-here'], missing);
   assert.is(consume.code, 2, consume.output);
   assert.match(oneLine(consume), /^outbox: the database refused the consumer: database "no_such_database_here" does not exist/);
 });
@@ -124,7 +130,9 @@ test('outbox migrate says what it applied, then that there was nothing to apply'
   assert.match(again.stdout, /^outbox: postgres:\/\/\S+ is already up to date\n$/);
 });
 
-test('usage mistakes name the word and the nearest valid one; a config that does not parse names file:line:column', () => {
+test('usage mistakes name the word and the nearest valid one; a config that does not parse names file:line:column', async () => {
+  writeFileSync(join(app, 'broken.config.mjs'), 'export default {\n  relay: { batchSize: 10 }\n  consumer: {},\n};\n');
+  writeFileSync(join(app, 'typo.config.mjs'), 'export default { modles: {} };\n');
   const cases: Array<[string[], RegExp]> = [
     [['status', '--jsn'], /^outbox: status: unknown option --jsn \(did you mean --json\?\)$/],
     [['relay', 'extra'], /^outbox: relay: unexpected argument "extra" \(outbox relay takes no arguments\)$/],
@@ -132,31 +140,28 @@ test('usage mistakes name the word and the nearest valid one; a config that does
     [['retry', '--limit', 'ten'], /^outbox: --limit must be a positive whole number, not "ten"$/],
     [['dlq', 'peek'], /^outbox: Missing required positional argument: QUEUE \(see outbox dlq peek --help\)$/],
     [['dlq', 'peak', 'q'], /^outbox: unknown command "peak" \(did you mean outbox dlq peek\?\)$/],
+    [['status', '--config', 'broken.config.mjs'], /^outbox: broken\.config\.mjs:3:2: syntax error: /],
+    [['status', '--config', 'typo.config.mjs'], /^outbox: modles: unknown key \(did you mean models\?\)$/],
   ];
-  for (const [args, line] of cases) {
-    const r = outbox(args, db());
+  const runs = await Promise.all(cases.map(([args]) => outboxAsync(args, db())));
+  cases.forEach(([args, line], i) => {
+    const r = runs[i]!;
     assert.is(r.code, 2, `${args.join(' ')}: ${r.output}`);
     assert.match(oneLine(r), line);
-  }
-  writeFileSync(join(app, 'broken.config.mjs'), 'export default {\n  relay: { batchSize: 10 }\n  consumer: {},\n};\n');
-  const broken = outbox(['status', '--config', 'broken.config.mjs'], db());
-  assert.is(broken.code, 2, broken.output);
-  assert.match(oneLine(broken), /^outbox: broken\.config\.mjs:3:2: syntax error: /);
-  writeFileSync(join(app, 'typo.config.mjs'), 'export default { modles: {} };\n');
-  const typo = outbox(['status', '--config', 'typo.config.mjs'], db());
-  assert.is(typo.code, 2, typo.output);
-  assert.is(oneLine(typo), 'outbox: modles: unknown key (did you mean models?)');
+  });
 });
 
-test('help lists the environment each command reads; no colour when the output is not a terminal', () => {
-  for (const [command, variables] of Object.entries(COMMAND_VARIABLES)) {
-    // Nothing set either way: colour would be on, were stdout a terminal.
-    const r = outbox([...command.split(' '), '--help'], { NO_COLOR: '', FORCE_COLOR: '' });
+test('help lists the environment each command reads; no colour when the output is not a terminal', async () => {
+  const commands = Object.entries(COMMAND_VARIABLES);
+  // Nothing set either way: colour would be on, were stdout a terminal.
+  const runs = await Promise.all(commands.map(([command]) => outboxAsync([...command.split(' '), '--help'], { NO_COLOR: '', FORCE_COLOR: '' })));
+  commands.forEach(([command, variables], i) => {
+    const r = runs[i]!;
     assert.is(r.code, 0, r.output);
     assert.not.match(r.stdout, /\x1b\[/, `${command} --help has no escape codes`);
     assert.match(r.stdout, /ENVIRONMENT/);
     for (const v of variables) assert.match(r.stdout, new RegExp(`^  ${v} `, 'm'), `${command} --help names ${v}`);
-  }
+  });
 });
 
 test('outbox status: pending, failed, sent; a refused destination and the rows it holds; stale leases; relays alive, asleep, gone, blocked', async () => {
