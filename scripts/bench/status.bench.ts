@@ -14,7 +14,8 @@
  *
  * Building the table takes a few minutes and ~5 GB; it is dropped at the end unless BENCH_STATUS_KEEP=1,
  * which also reuses a kept one. node-postgres throughout: postgres.js 3.4.9 can take the process down when
- * PostgreSQL restarts (FINDINGS), and other work on a shared machine may restart it mid-load.
+ * PostgreSQL restarts (porsager/postgres#1154, see src/db/open.ts), and other work on a shared machine may
+ * restart it mid-load.
  *
  *   npm run bench -- status      # BENCH_STATUS_ROWS (default 10000000), BENCH_STATUS_RUNS (default 7)
  */

@@ -78,7 +78,7 @@ function explainDeath(headers: Record<string, string>): DeadLetter['reason'] {
 /**
  * The headers of a dead letter as they are re-sent: its own, without the broker's per-delivery ones, without
  * the dead-lettering record, and without what RabbitMQ copied onto it from a subscription's queue arguments
- * (FINDINGS: SUBSCRIBE headers like `x-queue-name` come back as message headers) — a header is dropped when
+ * (RabbitMQ 3.10 hands SUBSCRIBE headers such as `x-queue-name` back as message headers) — a header is dropped when
  * a subscription to the queue or its DLQ sets that name to that very value. `content-type` is kept,
  * `persistent:true` set.
  */
