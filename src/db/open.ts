@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { OutboxError } from '../errors.js';
+import { importOptional } from '../util/optional.js';
 import { defaultLogger } from '../log/logger.js';
 import { describeDbError } from './errors.js';
 import type { OutboxDb } from './types.js';
@@ -16,7 +17,8 @@ export interface OpenedDatabase {
 
 /**
  * Opens the configured database: `DATABASE_URL` / `database.url` with node-postgres (`pg`), else the
- * embedded PGlite directory. Drivers are imported lazily so a postgres user never loads PGlite.
+ * embedded PGlite directory. Drivers are imported lazily so a postgres user never loads PGlite (an optional
+ * peer dependency: not installed, it is an E_LOAD saying so).
  *
  * Why node-postgres and not postgres.js: postgres.js 3.4.9 throws an uncatchable TypeError (`nextWrite`)
  * when PostgreSQL restarts or a backend is terminated under load, and the process exits (measured: 5 of 5
@@ -25,13 +27,15 @@ export interface OpenedDatabase {
  * a client is checked out, and an unhandled 'error' event ends the process), and transactions go through
  * `runTransaction` (src/db/transaction.ts), which never leaks a client whose BEGIN failed.
  */
-export async function openDatabase(config: ResolvedConfig): Promise<OpenedDatabase> {
+export async function openDatabase(config: ResolvedConfig, options: { connectTimeout?: number } = {}): Promise<OpenedDatabase> {
   if ('url' in config.database) {
     const url = config.database.url;
     const { default: pg } = await import('pg');
     const { drizzle } = await import('drizzle-orm/node-postgres');
     const logger = defaultLogger('database');
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // connectTimeout (seconds): a one-shot command should say a host does not answer, not hang for the
+    // operating system's TCP timeout (minutes). Relays and consumers keep node-postgres's default and retry.
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: (options.connectTimeout ?? 0) * 1000 });
     // An idle client's error reaches the pool; a checked-out one's only the client: both must be heard.
     pool.on('error', (error) => logger.debug(`an idle database connection failed (${describeDbError(error)})`));
     pool.on('connect', (client) => {
@@ -46,7 +50,7 @@ export async function openDatabase(config: ResolvedConfig): Promise<OpenedDataba
   } catch (cause) {
     throw new OutboxError('E_DATABASE', `cannot create the PGlite directory ${dir}`, { cause });
   }
-  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGlite } = await importOptional('@electric-sql/pglite', 'the embedded database (no DATABASE_URL or database.url is set)', () => import('@electric-sql/pglite'));
   const { drizzle } = await import('drizzle-orm/pglite');
   const client = new PGlite(dir);
   const db = drizzle({ client }) as unknown as OutboxDb;

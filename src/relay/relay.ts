@@ -108,13 +108,6 @@ export function createRelay(options: RelayOptions): Relay {
   });
   const leases = createLeases({ extend: statements.extend, leaseSeconds: settings.leaseTimeout, logger });
   const wake = createWake({ db, channel: config.tables.published, logger, maxBackoff: config.database.maxBackoff });
-  const pace = createPace({
-    statements: createIdleStatements(db, config.tables),
-    wake,
-    batchSize: settings.batchSize,
-    pollInterval: settings.pollInterval,
-    logger,
-  });
   const instance = createInstance({
     db,
     tables: config.tables,
@@ -124,8 +117,18 @@ export function createRelay(options: RelayOptions): Relay {
       wake.poke();
     },
   });
+  const pace = createPace({
+    statements: createIdleStatements(db, config.tables),
+    wake,
+    batchSize: settings.batchSize,
+    pollInterval: settings.pollInterval,
+    logger,
+    // Listed asleep under its own id, so `outbox status` can tell which running relay is idle.
+    relayId: instance.relayId,
+  });
   const gate = createGate({ logger, receiptTimeout: config.broker.receiptTimeout, onChange: (blocked) => instance.setState(blocked ? 'blocked' : 'running') });
   const connect = options.connect ?? stompConnector(config.broker, { logger, window: settings.window, wait: options.wait });
+  let quietReconnect = false;
   const link = createBrokerLink<Publisher>({
     connect,
     logger,
@@ -136,9 +139,16 @@ export function createRelay(options: RelayOptions): Relay {
     countsAsFailure: (reason) =>
       reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message) && namesInBrokerError(reason.message).size === 0,
     describeBackoff: (streak, seconds) => `the broker closed ${streak} connection(s) in a row on an ERROR; reconnecting in ${seconds.toFixed(1)} s`,
-    onConnected: (connection) => logger.info(`connected to the broker at ${connection.address}`),
+    onConnected: (connection) => {
+      if (quietReconnect) logger.debug(`connected to the broker at ${connection.address} again`);
+      else logger.info(`connected to the broker at ${connection.address}`);
+    },
     onLost(reason) {
+      // A refusal of a destination is told once, by the failure sink, in the broker's words: the lost
+      // connection and the reconnection that follow it are no news.
+      quietReconnect = reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message);
       if (reason.code === 'E_RECEIPT_TIMEOUT') gate.stoppedConfirming();
+      else if (quietReconnect) logger.debug(`the broker closed the connection on an ERROR (${reason.message}); reconnecting`);
       else logger.warn(`lost the broker connection (${reason.code}: ${reason.message}); reconnecting`);
       wake.poke();
     },
