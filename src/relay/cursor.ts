@@ -7,14 +7,20 @@
  * from 10 ms to 34–40 ms a claim). So a claim starts just below the highest `seq` this relay has claimed:
  * `LOOKBACK` rows back, for transactions that took their `seq` earlier but committed later than the rows
  * claimed since. Everything behind that — rows whose backoff ended, rows released or held, rows another
- * relay skipped, a transaction that committed very late — is found by a rescan from the start once per
- * `rescanMs` (relay.pollInterval): a sweep of claims from `seq` 0, each starting after the last, until a
- * claim comes back short. No due row waits longer than one rescan period for it.
+ * relay skipped, a transaction that committed very late — is found by a rescan from the start: a sweep of
+ * claims from `seq` 0, each starting after the last, until a claim comes back short.
+ *
+ * A sweep walks the whole index, dead entries included, so it is not free on a big table (41 ms behind 1M
+ * rows in backoff). It runs every `rescanMs` (relay.pollInterval) while sweeps find rows behind the cursor;
+ * each sweep that finds none doubles the period, up to MAX_STRETCH × rescanMs, and at once after rows were
+ * released or taken over (`rewind`). No due row waits longer than MAX_STRETCH × relay.pollInterval for it.
  */
 import { monotonicMs } from '../util/clock.js';
 
 /** Rows below the highest claimed `seq` a claim still looks at: late commits within it are sent at once. */
 export const LOOKBACK = 1000;
+/** The rescan period grows to at most this many times relay.pollInterval while sweeps find nothing behind. */
+export const MAX_STRETCH = 8;
 
 export interface ClaimCursor {
   /** The `seq` the next claim starts after (0: from the start). */
@@ -29,15 +35,20 @@ export function createClaimCursor(options: { rescanMs: number; now?: () => numbe
   const now = options.now ?? monotonicMs;
   let highest = 0;
   let rescannedAt = -Infinity;
-  // The position of a rescan sweep under way, or null.
+  let period = options.rescanMs;
+  // The position of a rescan sweep under way (or null), and whether it found rows behind the cursor.
   let sweep: number | null = null;
+  let sweepFound = false;
+  let sweepBelow = 0;
 
   return {
     next() {
       if (sweep !== null) return sweep;
-      if (now() - rescannedAt >= options.rescanMs) {
+      if (now() - rescannedAt >= period) {
         rescannedAt = now();
         sweep = 0;
+        sweepFound = false;
+        sweepBelow = Math.max(0, highest - LOOKBACK);
         return 0;
       }
       return Math.max(0, highest - LOOKBACK);
@@ -46,10 +57,18 @@ export function createClaimCursor(options: { rescanMs: number; now?: () => numbe
       let top = after;
       for (const seq of seqs) if (seq > top) top = seq;
       if (top > highest) highest = top;
-      if (sweep !== null && after === sweep) sweep = full ? top : null;
+      if (sweep === null || after !== sweep) return;
+      if (seqs.some((seq) => seq <= sweepBelow)) sweepFound = true;
+      if (full) {
+        sweep = top;
+        return;
+      }
+      sweep = null;
+      period = sweepFound ? options.rescanMs : Math.min(period * 2, options.rescanMs * MAX_STRETCH);
     },
     rewind() {
       rescannedAt = -Infinity;
+      period = options.rescanMs;
     },
   };
 }
