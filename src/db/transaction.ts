@@ -14,7 +14,22 @@ import { clientOf, driverOf } from './driver.js';
 import { isConnectionError } from './errors.js';
 import type { OutboxDb, OutboxTx } from './types.js';
 
-export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Promise<T>): Promise<T> {
+export interface TransactionOptions {
+  /**
+   * Aborting closes the transaction's connection (node-postgres only): a statement stuck on it — a lock wait,
+   * a server that stopped answering — fails at once, and PostgreSQL rolls back whatever had not committed.
+   * The only way to put a deadline on a statement already sent, since a connection answers in order.
+   */
+  signal?: AbortSignal;
+  /**
+   * Told when `fn` threw and the transaction could then not be rolled back (ROLLBACK failed, as it does on a
+   * dead connection): the failure was the connection's, whatever `fn` threw. `fn`'s error is still the one
+   * thrown.
+   */
+  onRollbackFailed?(error: unknown): void;
+}
+
+export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   let thrown: { error: unknown } | undefined;
   const body = async (tx: OutboxTx): Promise<T> => {
     try {
@@ -24,24 +39,43 @@ export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Prom
       throw error;
     }
   };
+  // drizzle throws the ROLLBACK's error when the rollback itself failed: anything but fn's own error.
+  const unwrap = (error: unknown): unknown => {
+    if (!thrown) return error;
+    if (error !== thrown.error) options.onRollbackFailed?.(error);
+    return thrown.error;
+  };
   if (driverOf(db) !== 'node-postgres' || typeof (clientOf(db) as Pool).totalCount !== 'number') {
     try {
       return await db.transaction(body);
     } catch (error) {
-      throw thrown ? thrown.error : error;
+      throw unwrap(error);
     }
   }
   const { drizzle } = await import('drizzle-orm/node-postgres');
+  const { signal } = options;
+  if (signal?.aborted) throw signal.reason;
   const client: PoolClient = await (clientOf(db) as Pool).connect();
+  // A checked-out client has no listener from the pool: an 'error' event (a terminated backend) with none
+  // would end the process.
+  const ignore = (): void => {};
+  client.on('error', ignore);
+  const cut = (): void => void client.end().catch(ignore);
+  signal?.addEventListener('abort', cut, { once: true });
+  if (signal?.aborted) cut();
   let failure: unknown;
   try {
     // On one checked-out client drizzle's transaction runs BEGIN … COMMIT on it and releases nothing.
     return await (drizzle({ client }) as unknown as OutboxDb).transaction(body);
   } catch (error) {
-    failure = thrown ? thrown.error : error;
+    failure = unwrap(error);
     throw failure;
   } finally {
-    // A connection error (or a commit whose outcome is unknown) must not return the client to the pool.
-    client.release(failure !== undefined && (isConnectionError(failure) || isConnectionError(thrown?.error)) ? (failure as Error) : undefined);
+    signal?.removeEventListener('abort', cut);
+    // A connection error (or a commit whose outcome is unknown) must not return the client to the pool. A
+    // discarded client keeps the listener: it may still report its end after the pool let go of it.
+    const broken = signal?.aborted || (failure !== undefined && (isConnectionError(failure) || isConnectionError(thrown?.error)));
+    if (!broken) client.off('error', ignore);
+    client.release(broken ? ((failure as Error) ?? new Error('transaction aborted')) : undefined);
   }
 }
