@@ -1,7 +1,9 @@
 import { defineCommand } from 'citty';
 import { createConsumer } from '../consumer/consumer.js';
 import { loadHandler } from '../consumer/handler-module.js';
+import { consumeTargetProblem } from '../consumer/subscription.js';
 import { openDatabase } from '../db/open.js';
+import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
 import { commandConfig, commonArgs } from './common.js';
 import { shutdownSignal } from './shutdown.js';
@@ -26,6 +28,9 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
+    // Before loading anything: the broker would refuse it at every SUBSCRIBE, and the consumer reconnect forever.
+    const target = consumeTargetProblem(args.destination, args.queue);
+    if (target) throw new OutboxError('E_USAGE', `consume: ${target}`);
     const { config } = await commandConfig(args);
     const loaded = await loadHandler(args.handler);
     const logger = defaultLogger('consumer');

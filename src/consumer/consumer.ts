@@ -18,7 +18,7 @@ import type { DeliveryContext } from './deliver.js';
 import { createDispatcher, type Dispatcher } from './dispatch.js';
 import { GAVE_UP, readInbox } from './inbox-read.js';
 import { inboxStatements } from './sql.js';
-import { deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
+import { consumeTargetProblem, deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
 import type { Consumer, ConsumerOptions, ConsumerStats } from './types.js';
 
 /**
@@ -32,8 +32,11 @@ import type { Consumer, ConsumerOptions, ConsumerStats } from './types.js';
 export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consumer {
   const { db, config, destination } = options;
   const settings = config.consumer;
-  const queue = options.queue || defaultQueueName(destination);
   if (!destination) throw new OutboxError('E_CONFIG', 'createConsumer needs a destination, e.g. /topic/orders');
+  // A destination or queue the broker refuses would be refused at every SUBSCRIBE, on every reconnect.
+  const target = consumeTargetProblem(destination, options.queue);
+  if (target) throw new OutboxError('E_CONFIG', `createConsumer: ${target}`);
+  const queue = options.queue || defaultQueueName(destination);
   if (typeof options.handler !== 'function') throw new OutboxError('E_CONFIG', 'createConsumer needs a handler function');
   const headers = subscribeHeaders(settings, queue);
   const logger = options.logger ?? defaultLogger('consumer');
