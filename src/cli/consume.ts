@@ -5,12 +5,18 @@ import { consumeTargetProblem } from '../consumer/subscription.js';
 import { openDatabase } from '../db/open.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
+import { within } from '../util/within.js';
 import { commandConfig, commonArgs } from './common.js';
 import { shutdownSignal } from './shutdown.js';
+
+/** How long closing the database may take once the consumer is done: a hung handler may hold a connection. */
+const CLOSE_DATABASE_MS = 5_000;
 
 /**
  * `outbox consume <handler> <destination> [queue]`: runs one consumer until SIGTERM/SIGINT/SIGQUIT,
  * then drains in-flight handlers (consumer.shutdownTimeout) and exits 0; a second signal exits at once.
+ * When the consumer cannot go on (every handler slot hung, the inbox table gone) it exits 1, for a
+ * supervisor to restart it.
  */
 export default defineCommand({
   meta: {
@@ -52,7 +58,7 @@ export default defineCommand({
     try {
       await consumer.run(shutdown.signal);
     } finally {
-      await opened?.close().catch(() => {});
+      if (opened) await within(opened.close().catch(() => {}), { ms: CLOSE_DATABASE_MS });
       shutdown.dispose();
     }
     // The handler module may hold its own pools and timers open: a finished consumer is a finished process.

@@ -7,7 +7,7 @@
 import type { Logger } from '../log/logger.js';
 import type { StompMessage, StompSession, Subscription } from '../stomp/types.js';
 import type { Dispatcher } from './dispatch.js';
-import type { ConsumerStats } from './types.js';
+import type { OutcomeCounts } from './types.js';
 import { TIMED_OUT, within } from '../util/within.js';
 
 export interface AttachOptions {
@@ -16,7 +16,7 @@ export interface AttachOptions {
   /** The same on every connection, so the broker sees one consumer coming back. */
   subscriptionId: string;
   dispatcher: Dispatcher;
-  counts: ConsumerStats;
+  counts: OutcomeCounts;
   logger: Logger;
   /** Aborted when shutdown stops waiting for handlers: their database retries give up too. */
   gaveUp: AbortSignal;

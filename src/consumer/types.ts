@@ -81,18 +81,32 @@ export type Outcome =
   | 'unsettled'
   /** The handler ran past `consumer.handlerTimeout`: NACK (dead-letter). */
   | 'timeout'
+  /**
+   * The message cannot be handled or recorded, whatever the handler would do: a dedup key the inbox cannot
+   * hold, a body that is not UTF-8 or that jsonb cannot store, a frame over the size limits. NACK without
+   * running the handler.
+   */
+  | 'invalid'
   /** Neither ACK nor NACK was sent (connection lost, or shutdown timeout): the broker redelivers it. */
   | 'abandoned';
 
-/** Running totals, per outcome, since `run` started. */
-export type ConsumerStats = Record<Outcome, number> & { received: number };
+/** Running totals, per outcome, since `run` started, and of the messages received. */
+export type OutcomeCounts = Record<Outcome, number> & { received: number };
+
+/**
+ * The outcome counts, and `hung`: handlers still running past `consumer.handlerTimeout` right now (their
+ * messages were NACKed; each still holds its slot).
+ */
+export type ConsumerStats = OutcomeCounts & { hung: number };
 
 export interface Consumer {
   /**
    * Connects (retrying with backoff), declares `DLQ.<queue>`, subscribes and handles messages until
    * `signal` aborts or `stop()` is called; then drains in-flight handlers (up to
    * `consumer.shutdownTimeout`), unsubscribes and disconnects. A lost connection is re-established; it
-   * never ends `run`. Resolves when shut down.
+   * never ends `run`. Resolves when shut down. Rejects when the consumer cannot go on: every handler slot
+   * held by a hung handler (`E_HANDLER_TIMEOUT`), the inbox table gone (`E_DATABASE`) — a supervisor should
+   * restart the process.
    */
   run(signal?: AbortSignal): Promise<void>;
   /** Graceful stop; resolves when `run` has finished. Calling it again returns the same promise. */
