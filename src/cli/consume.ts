@@ -1,7 +1,9 @@
 import { defineCommand } from 'citty';
 import { createConsumer } from '../consumer/consumer.js';
+import { handlerForm } from '../consumer/handler-form.js';
 import { loadHandler } from '../consumer/handler-module.js';
 import { consumeTargetProblem } from '../consumer/subscription.js';
+import { driverOf } from '../db/driver.js';
 import { openDatabase } from '../db/open.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
@@ -40,9 +42,19 @@ export default defineCommand({
     const { config } = await commandConfig(args);
     const loaded = await loadHandler(args.handler);
     const logger = defaultLogger('consumer');
+    const form = handlerForm(loaded.handler);
+    if (form === 'consumer' && loaded.db && driverOf(loaded.db) === 'postgres-js') {
+      logger.warn(
+        `${loaded.name} exports a postgres.js db, so the transactions the consumer opens for it run there; postgres.js ` +
+          '3.4 can end the process when PostgreSQL restarts. Remove the export to let the consumer open its own connections (node-postgres)',
+      );
+    }
     // The handler module's own `db`, when it exports one: one pool, and the only safe choice for PGlite
-    // (two instances must never open one directory).
-    const opened = loaded.db ? undefined : await openDatabase(config);
+    // (two instances must never open one directory). Each handler holds a connection for its transaction,
+    // and may use one of its own beside it; the consumer's reads and retention need one more.
+    const opened = loaded.db
+      ? undefined
+      : await openDatabase(config, { poolSize: Math.max(10, 2 * config.consumer.concurrency + 2), connectTimeout: 10 });
     const shutdown = shutdownSignal(['SIGTERM', 'SIGINT', 'SIGQUIT'], (sig) =>
       logger.info(`${sig}: finishing in-flight messages (send it again to exit at once)`),
     );
@@ -54,7 +66,8 @@ export default defineCommand({
       queue: args.queue,
       logger,
     });
-    logger.info(`handler ${loaded.name}; database ${opened ? opened.where : 'from the handler module'}`);
+    const owner = form === 'consumer' ? 'the consumer opens its transactions' : 'it opens its own transactions';
+    logger.info(`handler ${loaded.name} (${owner}); database ${opened ? opened.where : 'from the handler module'}`);
     try {
       await consumer.run(shutdown.signal);
     } finally {

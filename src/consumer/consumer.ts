@@ -18,6 +18,7 @@ import { attach, type Attachment } from './attachment.js';
 import { declareDeadLetterQueue } from './dead-letter.js';
 import type { DeliveryContext } from './delivery.js';
 import { createDispatcher, type Dispatcher } from './dispatch.js';
+import { handlerForm } from './handler-form.js';
 import { createInboxReader, GAVE_UP } from './inbox-read.js';
 import { inboxStatements } from './sql.js';
 import { consumeTargetProblem, deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
@@ -51,12 +52,16 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   const maxBackoff = config.database.maxBackoff;
   const ctx: DeliveryContext = {
     handler,
+    form: handlerForm(handler, options.transaction),
+    db,
     inbox: inboxStatements(db, createOutboxTables(config.tables), queue),
     read: createInboxReader({ outage: createOutageLog(logger, 'read the inbox', describeDbError), maxBackoff }),
     logger,
     destination,
     deadLetterQueue: deadLetterQueue(queue),
     handlerTimeout: settings.handlerTimeout,
+    maxBackoff,
+    transactions: createOutageLog(logger, "run handlers' transactions", describeDbError),
   };
   const counts: OutcomeCounts = {
     received: 0, acked: 0, recorded: 0, duplicate: 0, nacked: 0, failed: 0, unsettled: 0, timeout: 0, invalid: 0, abandoned: 0,

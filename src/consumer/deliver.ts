@@ -1,6 +1,6 @@
 /**
- * One message, start to end: the checks that need no database, the dedup shortcut, then the handler
- * (handler-tx.ts), and the single ACK or NACK. The outcome rules
+ * One message, start to end: the checks that need no database, the dedup shortcut, then the handler in the
+ * form it was written in (handler-tx.ts or consumer-tx.ts), and the single ACK or NACK. The outcome rules
  * (README "Outcomes"):
  *
  * | what happened                                           | outcome     | frame |
@@ -18,6 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { decodeBody } from '../wire/body.js';
+import { inConsumerTransaction } from './consumer-tx.js';
 import { brokerId, invalid, readInbox, settle, type Delivery, type DeliveryContext, type Report } from './delivery.js';
 import { inHandlerTransaction } from './handler-tx.js';
 import { GAVE_UP } from './inbox-read.js';
@@ -27,7 +28,7 @@ import type { PayloadInit } from './payload.js';
 /**
  * Handles one message and reports its outcome. Resolves once its handler has settled too: later than the
  * report for a handler that ran past its timeout, which keeps its slot until then. Rejects only when the
- * consumer cannot go on (its inbox table is gone); the message is then
+ * consumer cannot go on (its inbox table is gone, the handler's form was misjudged); the message is then
  * left unsettled, for the broker to redeliver.
  */
 export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: Report): Promise<void> {
@@ -59,5 +60,6 @@ export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: 
     correlationId: message.headers['dop-correlation-id'] || randomUUID(),
     destination: message.headers.destination || ctx.destination,
   };
+  if (ctx.form === 'consumer') return inConsumerTransaction(ctx, delivery, init, report);
   return inHandlerTransaction(ctx, delivery, init, report);
 }

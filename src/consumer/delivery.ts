@@ -1,18 +1,23 @@
 /**
  * A delivery — one message on the connection that brought it — and the ways it is settled: exactly one ACK
- * or NACK, sent once the outcome is known, and reported to the dispatcher.
+ * or NACK, sent once the outcome is known, and reported to the dispatcher. Shared by both handler forms.
  */
 import { describeDbError } from '../db/errors.js';
+import type { OutboxDb } from '../db/types.js';
 import { isOutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { StompMessage } from '../stomp/types.js';
+import type { OutageLog } from '../util/outage.js';
 import { GAVE_UP, type InboxReader } from './inbox-read.js';
 import type { PayloadState } from './payload.js';
 import type { InboxStatements } from './sql.js';
-import type { Handler, Outcome } from './types.js';
+import type { Handler, HandlerForm, Outcome } from './types.js';
 
 export interface DeliveryContext {
   handler: Handler<any>;
+  form: HandlerForm;
+  /** Where the consumer opens `(payload, { tx })` handlers' transactions: the inbox's database. */
+  db: OutboxDb;
   inbox: InboxStatements;
   /** The consumer's own inbox reads: with a deadline, an outage waited out. */
   read: InboxReader;
@@ -23,6 +28,10 @@ export interface DeliveryContext {
   deadLetterQueue: string;
   /** Seconds, or null for no limit. */
   handlerTimeout: number | null;
+  /** `database.maxBackoff`: the cap of the wait before a transaction that hit an outage is tried again. */
+  maxBackoff: number;
+  /** The outage log of the transactions the consumer opens for handlers. */
+  transactions: OutageLog;
 }
 
 export interface Delivery {

@@ -11,15 +11,21 @@ import {
   type Delivery, type DeliveryContext, type HandlerResult, type Report,
 } from './delivery.js';
 import { GAVE_UP } from './inbox-read.js';
+import { contextWithoutTransaction, isMisjudgedForm } from './handler-form.js';
 import { createPayload, type PayloadInit, type PayloadState } from './payload.js';
 import type { Outcome } from './types.js';
 
 export async function inHandlerTransaction(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report): Promise<void> {
   const { payload, state } = createPayload(init, ctx.inbox);
-  const running = startHandler(() => withCorrelationId(payload.correlationId, () => ctx.handler(payload)));
+  const gaveUp = new AbortController();
+  const context = contextWithoutTransaction(ctx.handler, AbortSignal.any([gaveUp.signal, delivery.abandoned]));
+  const running = startHandler(() => withCorrelationId(payload.correlationId, () => ctx.handler(payload, context)));
   const result = await within(running, { ms: timeoutMs(ctx) });
+  // Not the message's fault: stop the consumer, and leave the message for redelivery.
+  if (result !== TIMED_OUT && result.kind === 'threw' && isMisjudgedForm(result.error)) throw result.error;
   report(await decide(ctx, delivery, init.messageId, state, result === TIMED_OUT ? { kind: 'timeout' } : result));
   if (result !== TIMED_OUT) return;
+  gaveUp.abort();
   await outlive(ctx, running, init.messageId);
 }
 

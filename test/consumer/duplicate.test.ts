@@ -2,8 +2,8 @@
  * A duplicate is acked only when a committed inbox row holds its id. A second save() in a savepoint of the
  * transaction that already saved conflicts with that transaction's own row and throws E_DUPLICATE; let
  * through, as the README advises, it rolls everything back — nothing is recorded, so the message must not
- * be acked (it used to be, and was lost). It is dead-lettered instead; a real duplicate (another delivery
- * committed first) is still acked.
+ * be acked (it used to be, and was lost). In both handler forms it is dead-lettered instead; a real
+ * duplicate (another delivery committed first) is still acked.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -68,6 +68,17 @@ test('(payload) form: save() again in a savepoint, E_DUPLICATE let through — n
   assert.is(r.stats.failed, 1, JSON.stringify(r.stats));
   assert.equal(r.dead, [id], 'the message is in the DLQ, not lost');
   assert.is(r.logger.said(/no committed inbox row holds it/).length, 1);
+});
+
+test('(payload, { tx }) form: the same savepoint mistake is dead-lettered too', async () => {
+  const id = randomUUID();
+  const r = await consumeOne(async (p: Payload, { tx }) => {
+    await tx.execute(effect(p));
+    await p.save(tx);
+    await tx.transaction(async (savepoint) => p.save(savepoint));
+  }, id);
+  assert.is(r.recorded, 0);
+  assert.equal([r.stats.duplicate, r.stats.failed, r.dead], [0, 1, [id]], JSON.stringify(r.stats));
 });
 
 test('a real duplicate — committed by another delivery before this one saved — is still acked', async () => {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Payload } from '../../src/consumer/types.js';
+import type { HandlerContext, Payload } from '../../src/consumer/types.js';
 import { uniqueName, waitFor } from '../helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import {
@@ -32,13 +32,10 @@ test.after(async () => {
   await t?.drop();
 });
 
-/** The README's handler: reject what is not an order, write the effect and save in one transaction. */
-async function onOrder(p: Payload<{ n: number }>): Promise<void> {
+/** The README's handler: reject what is not an order, write the effect with the consumer's transaction. */
+async function onOrder(p: Payload<{ n: number }>, { tx }: HandlerContext): Promise<void> {
   if (typeof p.body !== 'object' || p.body === null || typeof p.body.n !== 'number') return p.nack();
-  await pg.db.transaction(async (tx) => {
-    await tx.execute(sql`insert into effects (message_id, body) values (${p.messageId}, ${JSON.stringify(p.body)}::jsonb)`);
-    await p.save(tx);
-  });
+  await tx.execute(sql`insert into effects (message_id, body) values (${p.messageId}, ${JSON.stringify(p.body)}::jsonb)`);
 }
 
 const base = (id: string | Buffer): Array<[string, string | Buffer]> => [
