@@ -35,7 +35,7 @@ const unknownKeys: Array<[unknown, string]> = [
   [{ broker: { tls: { rejectUnauthorised: false } } }, 'broker.tls.rejectUnauthorised: unknown key (did you mean rejectUnauthorized?)'],
   [{ database: { URL: 'postgres://x' } }, 'database.URL: unknown key (did you mean url?)'],
   [{ tables: { publised: 'x' } }, 'tables.publised: unknown key (did you mean published?)'],
-  [{ tables: { sent: 'x' } }, 'tables.sent: unknown key (expected published, received, maintenance, idle)'],
+  [{ tables: { sent: 'x' } }, 'tables.sent: unknown key (expected published, received, maintenance, idle, relays)'],
 ];
 
 for (const [config, message] of unknownKeys) {

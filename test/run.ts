@@ -1,38 +1,56 @@
 /**
- * Runs every `test/**\/*.test.ts` in its own process (its own database, no shared state), one after
- * another since they share one broker, and ends with the plain line `N passed, N failed`.
- * A file that crashes, times out, or prints its summary but does not exit (a leaked socket, timer
- * or relay) counts as a failure: every test must clean up what it starts.
+ * Runs every `test/**\/*.test.ts` in its own process (its own database, unique queue names, no shared
+ * state) and ends with the plain line `N passed, N failed`. A file that crashes, times out, or prints its
+ * summary but does not exit (a leaked socket, timer or relay) counts as a failure: every test must clean up
+ * what it starts.
  *
- *   npm test                 # everything
- *   npm test -- stomp relay  # files whose path contains one of the words
+ * Files run TEST_CONCURRENCY at a time (default 3), except those with a `// @serial` line near the top:
+ * they do something every other file would feel (restart or stop a service, close all broker
+ * connections, kill processes a neighbour relies on, measure timing) and run alone, nothing beside them.
+ * Output of a file running beside others is held and printed whole when it ends.
+ *
+ *   npm test                        # everything
+ *   npm test -- stomp relay         # files whose path contains one of the words
+ *   TEST_CONCURRENCY=1 npm test     # one file at a time
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 240_000);
 const EXIT_GRACE_MS = 5_000;
+const CONCURRENCY = Math.max(1, Number(process.env.TEST_CONCURRENCY) || 3);
+// The marker is looked for in the file's opening lines only, so a test can mention it further down.
+const SERIAL_MARKER = /^\/\/ @serial\b/m;
+const HEAD_LINES = 30;
 
 function findTests(dir: string): string[] {
   return readdirSync(dir)
     .flatMap((name) => {
       const path = join(dir, name);
-      if (statSync(path).isDirectory()) return name === 'fixtures' || name === 'helpers' ? [] : findTests(path);
+      if (statSync(path).isDirectory()) return name === 'fixtures' ? [] : findTests(path);
       return name.endsWith('.test.ts') ? [path] : [];
     })
     .sort();
 }
 
+const isSerial = (file: string): boolean => SERIAL_MARKER.test(readFileSync(file, 'utf8').split('\n', HEAD_LINES).join('\n'));
+
 interface FileResult { passed: number; failed: number; skipped: number; note?: string }
 
-function runFile(file: string): Promise<FileResult> {
+/** What a file wrote, in order, to which stream. */
+type Output = Array<[NodeJS.WriteStream, string]>;
+
+const running = new Set<ChildProcess>();
+
+function runFile(file: string, live: boolean, output: Output): Promise<FileResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    running.add(child);
     let out = '';
     let summaryAt = 0;
     let note: string | undefined;
@@ -43,7 +61,8 @@ function runFile(file: string): Promise<FileResult> {
     const onData = (chunk: Buffer, sink: NodeJS.WriteStream) => {
       const text = chunk.toString();
       out += text;
-      sink.write(text);
+      if (live) sink.write(text);
+      else output.push([sink, text]);
       if (!summaryAt && /Duration:/.test(out)) {
         summaryAt = Date.now();
         setTimeout(() => kill(`did not exit within ${EXIT_GRACE_MS} ms of its summary: something was left running`), EXIT_GRACE_MS).unref();
@@ -53,6 +72,7 @@ function runFile(file: string): Promise<FileResult> {
     child.stderr.on('data', (c: Buffer) => onData(c, process.stderr));
     const timer = setTimeout(() => kill(`timed out after ${FILE_TIMEOUT_MS} ms`), FILE_TIMEOUT_MS);
     child.on('close', (code) => {
+      running.delete(child);
       clearTimeout(timer);
       const num = (label: string) => {
         const all = [...out.matchAll(new RegExp(`${label}:\\s+(\\d+)`, 'g'))];
@@ -76,25 +96,57 @@ function runFile(file: string): Promise<FileResult> {
   });
 }
 
+// Children have their own process groups (so a timeout can kill a file's whole tree): end them with us.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of running) try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    process.exit(130);
+  });
+}
+
 const filters = process.argv.slice(2);
 const files = findTests('test').filter((f) => filters.length === 0 || filters.some((w) => f.includes(w)));
+const serial = files.filter(isSerial);
+const parallel = files.filter((f) => !serial.includes(f));
 let passed = 0;
 let failed = 0;
 let skipped = 0;
 const problems: string[] = [];
 const started = Date.now();
-for (const file of files) {
+
+async function runOne(file: string, alone: boolean): Promise<void> {
   const name = relative('.', file);
-  console.log(`\n━━ ${name}`);
+  const output: Output = [];
+  // Alone, a file's output streams as it comes; beside others it is held so files do not interleave.
+  console.log(alone ? `\n━━ ${name}${CONCURRENCY > 1 ? ' (alone)' : ''}` : `▸ started ${name}`);
   const t0 = Date.now();
-  const r = await runFile(file);
+  const r = await runFile(file, alone, output);
+  if (!alone) {
+    console.log(`\n━━ ${name}`);
+    for (const [sink, text] of output) sink.write(text);
+  }
   passed += r.passed;
   failed += r.failed;
   skipped += r.skipped;
   console.log(`── ${name}: ${r.passed} passed, ${r.failed} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)${r.note ? ` — ${r.note}` : ''}`);
   if (r.failed) problems.push(`${name}${r.note ? `: ${r.note}` : ''}`);
 }
-console.log(`\n${files.length} files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+async function runParallel(queue: string[]): Promise<void> {
+  const next = [...queue];
+  const worker = async (): Promise<void> => {
+    for (let file = next.shift(); file; file = next.shift()) await runOne(file, CONCURRENCY === 1);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, next.length) }, worker));
+}
+
+// The serial files go first: the faults they inject (a broker restart above all) are over, and the
+// services answering again, before the many files that need them start, and the end of the run is
+// not a queue of long files one at a time.
+for (const file of serial) await runOne(file, true);
+await runParallel(parallel);
+
+console.log(`\n${files.length} files (${serial.length} alone, ${parallel.length} ${CONCURRENCY} at a time) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 for (const p of problems) console.log(`FAILED ${p}`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed === 0 && files.length > 0 ? 0 : 1);

@@ -8,7 +8,6 @@
 import { describeDbError } from '../db/errors.js';
 import type { Logger } from '../log/logger.js';
 import { databaseRetry, retry, RetryAborted } from '../util/retry.js';
-import { sleep } from '../util/sleep.js';
 
 export interface Marker {
   /** A RECEIPT arrived for this row. */
@@ -42,8 +41,8 @@ export function createMarker(options: {
   let writing = 0;
   let running: Promise<void> | undefined;
   const stopped = new AbortController();
-  // Aborted to cut the current wait short (a full batch arrived, or a flush); replaced after each use.
-  let hurry = new AbortController();
+  // Ends the current wait early (a full batch arrived, a flush, a stop).
+  let hurry: (() => void) | undefined;
   let urgent = false;
   // Ids are written in the order they were added (a failed write puts its ids back in front), so
   // "everything added before now is marked" is simply written >= added-at-the-time.
@@ -53,14 +52,23 @@ export function createMarker(options: {
   const notify = () => {
     waiters = waiters.filter((w) => (written >= w.target || stopped.signal.aborted ? (w.resolve(), false) : true));
   };
-  const wakeUp = () => {
-    hurry.abort();
-    hurry = new AbortController();
-  };
+  const wakeUp = () => hurry?.();
+  // A plain timer with a wake-up: this runs every few ms, and a combined AbortSignal per wait would pile up
+  // on the long-lived stop signal.
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        hurry = undefined;
+        resolve();
+      }
+      hurry = done;
+    });
 
   async function loop(): Promise<void> {
     while (buffer.length > 0 && !stopped.signal.aborted) {
-      if (!urgent && buffer.length < batchSize) await sleep(COALESCE_MS, AbortSignal.any([hurry.signal, stopped.signal]));
+      if (!urgent && buffer.length < batchSize) await nap(COALESCE_MS);
       const ids = buffer;
       buffer = [];
       writing = ids.length;
@@ -69,7 +77,7 @@ export function createMarker(options: {
           policy,
           signal: stopped.signal,
           onRetry: (error, _attempt, delay) => logger.warn(`cannot mark ${ids.length} rows sent (${describeDbError(error)}); retrying in ${delay.toFixed(1)} s`),
-          wake: (ms, signal) => sleep(ms, AbortSignal.any([signal, hurry.signal])),
+          wake: (ms) => nap(ms),
         });
         written += ids.length;
         notify();
@@ -116,6 +124,7 @@ export function createMarker(options: {
     },
     stop() {
       stopped.abort();
+      wakeUp();
       notify();
     },
   };

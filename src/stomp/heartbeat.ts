@@ -62,10 +62,22 @@ export function startHeartbeat(periods: HeartbeatPeriods, beat: () => void, sile
   }
   if (periods.receive > 0) {
     const limit = periods.receive * SILENCE_MARGIN;
+    const tick = Math.max(1, Math.floor(periods.receive / 2));
+    let lastTick = monotonicMs();
     timers.push(setInterval(() => {
-      const quiet = monotonicMs() - lastRead;
+      const now = monotonicMs();
+      const late = now - lastTick > 2 * tick;
+      lastTick = now;
+      if (late) {
+        // Our own event loop was blocked (a long synchronous task, a starved machine): timers run before
+        // pending socket reads, so the peer's bytes may be waiting unread. Silence is only measured while
+        // we were awake to hear: give the peer one more tick from now.
+        lastRead = Math.max(lastRead, now - limit + tick);
+        return;
+      }
+      const quiet = now - lastRead;
       if (quiet > limit) silent(quiet);
-    }, Math.max(1, Math.floor(periods.receive / 2))));
+    }, tick));
   }
   for (const t of timers) t.unref();
   return {

@@ -7,30 +7,37 @@
  * - The first of a repeated header wins; headers are unescaped in one pass, except on CONNECT/CONNECTED.
  * - Limits bound what it buffers: frame size, header count, header-line length.
  *
- * It never throws: malformed input is reported once to `onError` (an `OutboxError` with `E_PROTOCOL` or
- * `E_FRAME_TOO_LARGE`) and the parser stops; later chunks are ignored.
+ * A frame over a limit is not fatal: the broker would only redeliver it on the next connection, for ever.
+ * The rest of it is skipped without being buffered — header lines within the limits are still read, for
+ * the few headers needed to settle it (`KEPT_WHEN_DISCARDED`), longer ones are skipped unread — up to its
+ * end (its `content-length` bytes and NUL, else its first NUL), and it is reported to `onDiscarded` with an
+ * `E_FRAME_TOO_LARGE` reason; parsing goes on with the next frame.
+ *
+ * It never throws: input that is not STOMP 1.2 is reported once to `onError` (an `OutboxError` with
+ * `E_PROTOCOL`) and the parser stops; later chunks are ignored. Two size errors are fatal too, as
+ * `E_FRAME_TOO_LARGE`: a command line over the limit (there is no frame to settle) and a `content-length`
+ * header line over it (the frame's end cannot be found).
  *
  * @example
- * const parser = createParser({ onFrame: (f) => console.log(f.command), onError: (e) => socket.destroy(e) });
+ * const parser = createParser({
+ *   onFrame: (f) => console.log(f.command),
+ *   onDiscarded: (d) => console.warn(d.reason.message, d.headers.ack),
+ *   onError: (e) => socket.destroy(e),
+ * });
  * socket.on('data', parser.push);
  */
 import { OutboxError } from '../errors.js';
 import { unescapeHeader } from './escape.js';
 import { CR, LF, NUL, UPPER_A, UPPER_Z, isUnescapedCommand } from './octets.js';
-import type { Frame } from './types.js';
-
-export interface ParserLimits {
-  /** Largest frame (command, headers and body) in bytes. Default 16 MiB. */
-  maxFrameSize?: number;
-  /** Most headers in one frame. Default 1000. */
-  maxHeaders?: number;
-  /** Longest command or header line in bytes. Default 64 KiB. */
-  maxHeaderLine?: number;
-}
+import { DEFAULT_LIMITS, KEPT_WHEN_DISCARDED, overLimits, type ParserLimits } from './limits.js';
+import type { DiscardedFrame, Frame } from './types.js';
 
 export interface ParserOptions extends ParserLimits {
   onFrame: (frame: Frame) => void;
+  /** A frame over a limit was skipped; the parser carries on with the next one. */
+  onDiscarded: (frame: DiscardedFrame) => void;
   onHeartbeat?: () => void;
+  /** Fatal: the parser has stopped. */
   onError: (error: OutboxError) => void;
 }
 
@@ -43,39 +50,49 @@ export interface Parser {
   readonly failed: boolean;
 }
 
-export const DEFAULT_LIMITS = { maxFrameSize: 16 * 1024 * 1024, maxHeaders: 1000, maxHeaderLine: 64 * 1024 } as const;
-
 const EMPTY = Buffer.alloc(0);
+/** How a `content-length` header line starts on the wire (the name has nothing to escape). */
+const CONTENT_LENGTH_PREFIX = Buffer.from('content-length:', 'latin1');
 
-const enum State {
+/** A plain object rather than an enum, so the file is plain JavaScript once its types are stripped. */
+const State = {
   /** Between frames: EOLs are heart-beats, anything else starts a command. */
-  Idle,
+  Idle: 0,
   /** Saw CR between frames; LF must follow. */
-  IdleCR,
-  Command,
+  IdleCR: 1,
+  Command: 2,
   /** Saw CR in the command line; LF must follow. */
-  CommandCR,
-  Header,
+  CommandCR: 3,
+  Header: 4,
   /** Reading exactly `content-length` bytes. */
-  FixedBody,
+  FixedBody: 5,
   /** Reading up to the first NUL. */
-  ScanBody,
+  ScanBody: 6,
   /** After a fixed body, the NUL that ends the frame. */
-  Terminator,
-}
+  Terminator: 7,
+  /** A frame over a limit: the rest of a header line too long to read, up to its LF. */
+  SkipLine: 8,
+  /** A frame over a limit: the rest of its `content-length` body. */
+  SkipFixedBody: 9,
+  /** A frame over a limit, without content-length: up to the first NUL. */
+  SkipScanBody: 10,
+} as const;
+type State = (typeof State)[keyof typeof State];
 
 export function createParser(options: ParserOptions): Parser {
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_LIMITS.maxFrameSize;
   const maxHeaders = options.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
   const maxHeaderLine = options.maxHeaderLine ?? DEFAULT_LIMITS.maxHeaderLine;
-  const { onFrame, onHeartbeat, onError } = options;
+  const limits = { maxFrameSize, maxHeaders, maxHeaderLine };
+  const { onFrame, onDiscarded, onHeartbeat, onError } = options;
 
-  let state = State.Idle;
+  let state: State = State.Idle;
   let failed = false;
   // The frame being read.
   let command = '';
   let headers: Record<string, string> = {};
   let headerCount = 0;
+  /** Every byte of the frame so far, NUL included once it is known to come; also counted while skipping. */
   let frameBytes = 0;
   // A header line split across chunks.
   let lineParts: Buffer[] = [];
@@ -85,6 +102,15 @@ export function createParser(options: ParserOptions): Parser {
   let bodyFilled = 0;
   let bodyParts: Buffer[] = [];
   let bodyBytes = 0;
+  // A frame over a limit: from the first limit broken to its end, nothing more is buffered than one header line.
+  let discarding = false;
+  let longestLine = 0;
+  let skipLeft = 0;
+  // A header line being skipped: its length so far, whether its last byte was CR, how much of
+  // CONTENT_LENGTH_PREFIX it starts with (-1: it does not).
+  let skipBytes = 0;
+  let skipCR = false;
+  let prefixMatched = 0;
 
   function fail(code: 'E_PROTOCOL' | 'E_FRAME_TOO_LARGE', message: string): void {
     failed = true;
@@ -102,9 +128,12 @@ export function createParser(options: ParserOptions): Parser {
     // Never handed out, so they can be emptied in place rather than reallocated per frame.
     lineParts.length = 0;
     lineBytes = 0;
+    discarding = false;
+    longestLine = 0;
   }
 
   function emit(frameBody: Buffer): void {
+    if (discarding) return emitDiscarded();
     const frame: Frame = { command, headers, body: frameBody };
     state = State.Idle;
     startFrame();
@@ -114,13 +143,25 @@ export function createParser(options: ParserOptions): Parser {
     onFrame(frame);
   }
 
+  function emitDiscarded(): void {
+    const reason = overLimits({ command, bytes: frameBytes, headers: headerCount, longestLine }, limits);
+    const discarded: DiscardedFrame = { command, headers, reason };
+    state = State.Idle;
+    startFrame();
+    onDiscarded(discarded);
+  }
+
+  /** From here on the frame is only skipped: a body read so far is dropped. */
+  function startDiscard(): void {
+    discarding = true;
+    if (bodyParts.length > 0) bodyParts = [];
+    bodyBytes = 0;
+  }
+
   /** A complete header line (without its EOL). Returns false when it failed. */
   function headerLine(line: string): boolean {
     if (line.length === 0) return endOfHeaders();
-    if (++headerCount > maxHeaders) {
-      fail('E_FRAME_TOO_LARGE', `${command} frame has more than ${maxHeaders} headers`);
-      return false;
-    }
+    if (++headerCount > maxHeaders && !discarding) startDiscard();
     // ':' is ASCII and never part of a multi-byte UTF-8 sequence: splitting the decoded text is exact.
     const colon = line.indexOf(':');
     if (colon < 0) {
@@ -137,6 +178,7 @@ export function createParser(options: ParserOptions): Parser {
         return false;
       }
     }
+    if (discarding && !KEPT_WHEN_DISCARDED.has(name)) return true;
     if (!Object.hasOwn(headers, name)) {
       // A plain object, yet a header named __proto__ must stay a header.
       if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
@@ -145,10 +187,28 @@ export function createParser(options: ParserOptions): Parser {
     return true;
   }
 
+  /** Advances the match of a skipped line's first bytes against CONTENT_LENGTH_PREFIX. */
+  function matchPrefix(bytes: Buffer, from: number, to: number): void {
+    for (let k = from; k < to && prefixMatched >= 0 && prefixMatched < CONTENT_LENGTH_PREFIX.length; k++) {
+      prefixMatched = bytes[k] === CONTENT_LENGTH_PREFIX[prefixMatched] ? prefixMatched + 1 : -1;
+    }
+  }
+
+  /** A header line too long to read has ended; `bytes` is its length without the EOL. */
+  function skippedLine(bytes: number): void {
+    headerCount++;
+    if (bytes > longestLine) longestLine = bytes;
+    if (!discarding) startDiscard();
+    // Only the first content-length counts; without it, the frame's end is a guess at the first NUL.
+    if (prefixMatched === CONTENT_LENGTH_PREFIX.length && !Object.hasOwn(headers, 'content-length')) {
+      fail('E_FRAME_TOO_LARGE', `${command} frame has a content-length header line of ${bytes} bytes, longer than ${maxHeaderLine} bytes: its end cannot be found`);
+    }
+  }
+
   function endOfHeaders(): boolean {
     const length = headers['content-length'];
     if (length === undefined) {
-      state = State.ScanBody;
+      state = discarding ? State.SkipScanBody : State.ScanBody;
       return true;
     }
     if (!/^\d{1,15}$/.test(length)) {
@@ -156,11 +216,14 @@ export function createParser(options: ParserOptions): Parser {
       return false;
     }
     const size = Number(length);
-    if (frameBytes + size + 1 > maxFrameSize) {
-      fail('E_FRAME_TOO_LARGE', `${command} frame of more than ${maxFrameSize} bytes`);
-      return false;
-    }
+    // Checked before anything is allocated: a frame announcing too much is skipped, never read.
+    if (!discarding && frameBytes + size + 1 > maxFrameSize) startDiscard();
     frameBytes += size + 1;
+    if (discarding) {
+      skipLeft = size;
+      state = size === 0 ? State.Terminator : State.SkipFixedBody;
+      return true;
+    }
     body = size === 0 ? EMPTY : Buffer.allocUnsafe(size);
     bodyFilled = 0;
     state = size === 0 ? State.Terminator : State.FixedBody;
@@ -224,8 +287,21 @@ export function createParser(options: ParserOptions): Parser {
           const end = eol < 0 ? n : eol;
           const take = end - i;
           // The limits count what this line holds so far, so a line without end cannot grow memory.
-          if (lineBytes + take > maxHeaderLine + 1) return fail('E_FRAME_TOO_LARGE', `header line longer than ${maxHeaderLine} bytes`);
-          if (frameBytes + take + 1 > maxFrameSize) return fail('E_FRAME_TOO_LARGE', `${command} frame of more than ${maxFrameSize} bytes`);
+          if (lineBytes + take > maxHeaderLine + 1) {
+            // Too long to read: skipped from here to its LF, only its length and first bytes noted.
+            skipBytes = lineBytes;
+            skipCR = false;
+            prefixMatched = 0;
+            for (const part of lineParts) {
+              matchPrefix(part, 0, part.length);
+              skipCR = part[part.length - 1] === CR;
+            }
+            lineParts = [];
+            lineBytes = 0;
+            state = State.SkipLine;
+            break;
+          }
+          if (!discarding && frameBytes + take + 1 > maxFrameSize) startDiscard();
           frameBytes += take;
           if (eol < 0) {
             lineParts.push(chunk.subarray(i, n));
@@ -240,17 +316,47 @@ export function createParser(options: ParserOptions): Parser {
           if (lineParts.length === 0) {
             const end = eol > i && chunk[eol - 1] === CR ? eol - 1 : eol;
             bytes = end - i;
+            if (bytes > maxHeaderLine) {
+              prefixMatched = 0;
+              matchPrefix(chunk, i, end);
+              i = eol + 1;
+              skippedLine(bytes);
+              break;
+            }
             text = bytes === 0 ? '' : chunk.toString('utf8', i, end);
           } else {
             const line = Buffer.concat([...lineParts, chunk.subarray(i, eol)]);
             bytes = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
-            text = line.toString('utf8', 0, bytes);
             lineParts = [];
+            lineBytes = 0;
+            if (bytes > maxHeaderLine) {
+              prefixMatched = 0;
+              matchPrefix(line, 0, bytes);
+              i = eol + 1;
+              skippedLine(bytes);
+              break;
+            }
+            text = line.toString('utf8', 0, bytes);
           }
-          lineBytes = 0;
           i = eol + 1;
-          if (bytes > maxHeaderLine) return fail('E_FRAME_TOO_LARGE', `header line longer than ${maxHeaderLine} bytes`);
           headerLine(text);
+          break;
+        }
+        case State.SkipLine: {
+          const eol = chunk.indexOf(LF, i);
+          const end = eol < 0 ? n : eol;
+          matchPrefix(chunk, i, end);
+          if (end > i) skipCR = chunk[end - 1] === CR;
+          skipBytes += end - i;
+          frameBytes += end - i;
+          if (eol < 0) {
+            i = n;
+            break;
+          }
+          frameBytes++;
+          i = eol + 1;
+          state = State.Header;
+          skippedLine(skipCR ? skipBytes - 1 : skipBytes);
           break;
         }
         case State.FixedBody: {
@@ -259,6 +365,13 @@ export function createParser(options: ParserOptions): Parser {
           bodyFilled += take;
           i += take;
           if (bodyFilled === body.length) state = State.Terminator;
+          break;
+        }
+        case State.SkipFixedBody: {
+          const take = Math.min(n - i, skipLeft);
+          skipLeft -= take;
+          i += take;
+          if (skipLeft === 0) state = State.Terminator;
           break;
         }
         case State.Terminator:
@@ -270,7 +383,13 @@ export function createParser(options: ParserOptions): Parser {
           const nul = chunk.indexOf(NUL, i);
           const end = nul < 0 ? n : nul;
           const take = end - i;
-          if (frameBytes + bodyBytes + take + 1 > maxFrameSize) return fail('E_FRAME_TOO_LARGE', `${command} frame of more than ${maxFrameSize} bytes`);
+          if (frameBytes + bodyBytes + take + 1 > maxFrameSize) {
+            // Skipped from here; what was read of the body counts towards the frame's size, then is dropped.
+            frameBytes += bodyBytes;
+            startDiscard();
+            state = State.SkipScanBody;
+            break;
+          }
           if (take > 0) {
             // Copied: a subarray would pin the whole socket chunk for as long as the message lives.
             bodyParts.push(Buffer.from(chunk.subarray(i, end)));
@@ -285,6 +404,18 @@ export function createParser(options: ParserOptions): Parser {
           emit(frameBody);
           break;
         }
+        case State.SkipScanBody: {
+          const nul = chunk.indexOf(NUL, i);
+          if (nul < 0) {
+            frameBytes += n - i;
+            i = n;
+            break;
+          }
+          frameBytes += nul - i + 1;
+          i = nul + 1;
+          emit(EMPTY);
+          break;
+        }
       }
     }
   }
@@ -295,7 +426,7 @@ export function createParser(options: ParserOptions): Parser {
       try {
         run(chunk);
       } catch (error) {
-        // Only a bug in this file (or a throwing onFrame) gets here; the socket handler must still not throw.
+        // Only a bug in this file (or a throwing callback) gets here; the socket handler must still not throw.
         if (!failed) {
           failed = true;
           onError(new OutboxError('E_PROTOCOL', `parser failed: ${(error as Error)?.message ?? String(error)}`, { cause: error }));

@@ -16,7 +16,7 @@ import { negotiateHeartbeat, startHeartbeat, type HeartbeatMonitor, type Heartbe
 import { createSubscriptions } from './subscriptions.js';
 import { createWindow } from './window.js';
 import { createWriter } from './writer.js';
-import type { Frame, SendOptions, StompSession } from './types.js';
+import type { DiscardedFrame, Frame, SendOptions, StompSession } from './types.js';
 import { monotonicMs } from '../util/clock.js';
 import { TIMED_OUT, within } from '../util/within.js';
 
@@ -80,6 +80,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
 
   const parser = createParser({
     onFrame,
+    onDiscarded,
     onError(error) {
       logger.error(`malformed input from ${address}: ${error.message}`);
       close(error);
@@ -159,6 +160,23 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
       default:
         return protocolError(`unexpected ${frame.command} frame`);
     }
+  }
+
+  /**
+   * A frame over the parser's limits. A MESSAGE still goes to its subscription, flagged and without its body, so
+   * the consumer can settle it by its ack id: closing would only have the broker redeliver it, for ever, with the
+   * messages behind it stuck. Any other frame closes the connection.
+   */
+  function onDiscarded(frame: DiscardedFrame): void {
+    observe('in', frame.command, frame.headers);
+    if (frame.command === 'MESSAGE' && phase !== 'connecting') {
+      // A dying connection cannot settle it: the broker redelivers it on the next.
+      if (phase === 'failing') return;
+      logger.warn(`${address}: ${frame.reason.message}; passed on without its body, to be settled by its ack id`);
+      return subscriptions.deliver({ command: 'MESSAGE', headers: frame.headers, body: Buffer.alloc(0) }, frame.reason);
+    }
+    logger.error(`malformed input from ${address}: ${frame.reason.message}`);
+    close(frame.reason);
   }
 
   function protocolError(message: string): void {

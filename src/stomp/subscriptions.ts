@@ -9,8 +9,8 @@ import type { Frame, StompMessage, Subscription } from './types.js';
 
 export interface Subscriptions {
   subscribe(destination: string, headers: Record<string, string>, onMessage: (m: StompMessage) => unknown, id?: string): Subscription;
-  /** A MESSAGE frame arrived. */
-  deliver(frame: Frame): void;
+  /** A MESSAGE frame arrived; `discarded` when it was over the parser's limits (its body is empty). */
+  deliver(frame: Frame, discarded?: OutboxError): void;
   acknowledge(command: 'ACK' | 'NACK', message: StompMessage, headers: Record<string, string> | undefined): void;
   /** The connection ended: forget every subscription. */
   clear(): void;
@@ -64,7 +64,7 @@ export function createSubscriptions(options: {
       };
     },
 
-    deliver(frame) {
+    deliver(frame, discarded) {
       const id = frame.headers.subscription ?? '';
       const sub = active.get(id);
       if (!sub) {
@@ -74,6 +74,7 @@ export function createSubscriptions(options: {
       const message = frame as StompMessage;
       message.subscription = id;
       message.ackId = frame.headers.ack ?? frame.headers['message-id'] ?? '';
+      if (discarded) message.discarded = discarded;
       delivered.add(message);
       try {
         const result = sub.onMessage(message);

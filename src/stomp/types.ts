@@ -14,6 +14,18 @@ export interface Frame {
   body: Buffer;
 }
 
+/** A frame over the parser's limits (limits.ts): skipped up to its end, reported instead of decoded. */
+export interface DiscardedFrame {
+  command: string;
+  /**
+   * The headers read before the first limit was broken, plus, after it, those named in
+   * `KEPT_WHEN_DISCARDED` whose own line is within `maxHeaderLine`. The first of a repeated header wins.
+   */
+  headers: Record<string, string>;
+  /** `E_FRAME_TOO_LARGE`; the message names each limit broken, the frame's figure and by how much. */
+  reason: OutboxError;
+}
+
 /** A MESSAGE delivered to a subscription. */
 export interface StompMessage extends Frame {
   command: 'MESSAGE';
@@ -21,6 +33,20 @@ export interface StompMessage extends Frame {
   subscription: string;
   /** The value to ACK/NACK it by (STOMP 1.2 `ack` header). */
   ackId: string;
+  /**
+   * Set (`E_FRAME_TOO_LARGE`, naming the limit and by how much) when the frame was over the parser's limits
+   * (16 MiB, 1000 headers, 64 KiB per header line): it was skipped unread, so `body` is empty and `headers` holds
+   * what was read within the limits, which includes `ack`, `message-id`, `subscription`, `destination`,
+   * `cap-msg-id` and `dop-msg-id` whenever their own lines are within the line limit. It cannot be handled; NACK
+   * it (by `ackId`) so that the broker dead-letters it instead of redelivering it on every connection.
+   *
+   * @example
+   * session.subscribe('/queue/a', { ack: 'client-individual' }, (m) => {
+   *   if (m.discarded) return session.nack(m, { requeue: 'false' });
+   *   // … handle m.body
+   * });
+   */
+  discarded?: OutboxError;
 }
 
 export interface ConnectOptions {
@@ -54,8 +80,9 @@ export interface Subscription {
  *   an OutboxError on ERROR (`E_BROKER_ERROR`), close (`E_CONNECTION_CLOSED`), heart-beat loss or
  *   receipt timeout. Many sends may be pending (pipelined up to `window`); each has its own promise.
  * - On any ERROR frame or socket close, every pending receipt fails and `closed` resolves with the reason.
- * - Malformed input from the peer closes the connection with `E_PROTOCOL`/`E_FRAME_TOO_LARGE`; it never throws
- *   out of a socket handler.
+ * - Malformed input from the peer closes the connection with `E_PROTOCOL`; it never throws out of a socket
+ *   handler. A frame over the size limits closes it with `E_FRAME_TOO_LARGE`, except a MESSAGE: that is delivered
+ *   with `discarded` set and an empty body, for the subscriber to NACK.
  */
 export interface StompSession {
   /** The CONNECTED frame's headers (server, version, heart-beat, session). */

@@ -55,10 +55,17 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
       if (signal?.aborted) throw new RetryAborted(error);
       const seconds = policy.delay(attempt);
       onRetry?.(error, attempt, seconds);
+      // The wake-up gets a signal of its own, ended when the wait is over: no listener outlives the wait.
       const stop = new AbortController();
-      const stops = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-      const waited = wake ? within(wake(seconds * 1000, stops), { ms: seconds * 1000, signal }) : within(new Promise(() => {}), { ms: seconds * 1000, signal });
-      const outcome = await waited.finally(() => stop.abort());
+      const onAbort = (): void => stop.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let outcome: unknown;
+      try {
+        outcome = await within(wake ? wake(seconds * 1000, stop.signal) : new Promise(() => {}), { ms: seconds * 1000, signal });
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        stop.abort();
+      }
       if (outcome === ABORTED) throw new RetryAborted(error);
     }
   }

@@ -174,30 +174,4 @@ test('the handler runs inside the message correlation id, or a new one when it h
   assert.is(seen[1]![1], seen[1]![0]);
 });
 
-test('a handler awaiting longer than the heart-beat period does not cost the connection', async () => {
-  const warnings: string[] = [];
-  const config = testConfig(t.url, {}, [1000, 1000]); // heart-beats of 1 s each way; the handler awaits 3.5 s
-  const queue = uniqueName('outcomes-hb');
-  queues.push(queue);
-  const destination = `/topic/${queue}`;
-  const { consumer, running } = startConsumer({
-    db: t.db,
-    config,
-    destination,
-    queue,
-    handler: async (p) => {
-      await sleep(3500);
-      await effect(p);
-    },
-    logger: { debug() {}, info() {}, error() {}, warn: (...a: unknown[]) => void warnings.push(a.join(' ')) },
-  });
-  await waitFor(() => queueCounts(queue) !== undefined, 10_000);
-  await publish(pub, destination, {}, dop());
-  await waitFor(() => consumer.stats().acked === 1, 15_000);
-  await consumer.stop();
-  await running;
-  assert.equal(warnings, []);
-  assert.is(consumer.stats().abandoned, 0);
-});
-
 test.run();

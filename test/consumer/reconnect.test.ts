@@ -3,6 +3,7 @@
  * `stop_app`/`start_app`: the consumer reconnects, subscribes again with the same id, and every message
  * takes effect exactly once.
  */
+// @serial: closes every connection on the broker and stops RabbitMQ (stop_app), under every other file's feet.
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { test } from 'uvu';

@@ -62,7 +62,7 @@ test('outbox migrate on an empty database, twice: tables, indexes, trigger; the 
       assert.is(r.status, 0, `run ${run}: ${r.stderr}`);
       assert.match(r.stdout, /migrations applied/);
     }
-    assert.equal(await tables(t.sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_received']);
+    assert.equal(await tables(t.sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_published_relays', 'outbox_received']);
     assert.is(Number((await t.sql`select count(*) as n from __outbox_migrations`)[0]!.n), 6);
     const inboxKey = await t.sql`select indexname from pg_indexes where tablename = 'outbox_received' order by 1`;
     assert.equal(inboxKey.map((r) => r.indexname), ['outbox_received_message_id_queue_pk', 'outbox_received_received_at_idx'], 'the inbox is keyed per queue');
@@ -82,7 +82,7 @@ test('migrate on PGlite (in memory), twice; the helpers work in a PGlite transac
     await migrate(db);
     await migrate(db);
     const sql = (q: TemplateStringsArray) => client.query(q.join(''));
-    assert.equal(await tables(sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_received']);
+    assert.equal(await tables(sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_published_relays', 'outbox_received']);
     assert.is(rowsOf(await client.query('select count(*)::int as n from __outbox_migrations'))[0]!.n, 6);
     await client.exec(schemaSql);
     await db.transaction((tx) => insertOrderWithOutbox(tx, { total: '5.00' }));
@@ -117,7 +117,7 @@ test('custom table names: generate + migrate (twice) + the helpers write to the 
       assert.is(r.status, 0, `run ${run}: ${r.stderr}`);
     }
     // The idle table follows the published one's name unless it is named itself.
-    assert.equal(await tables(t.sql), ['__shop_events_migrations', 'shop_events', 'shop_events_idle', 'shop_inbox', 'shop_maint']);
+    assert.equal(await tables(t.sql), ['__shop_events_migrations', 'shop_events', 'shop_events_idle', 'shop_events_relays', 'shop_inbox', 'shop_maint']);
 
     const { default: config } = await import(configFile);
     const { files } = generate({ configPath: configFile, config, runtimeImport: JSON.parse(index).replace(/\.ts$/, '.js') });

@@ -114,6 +114,7 @@ function createPeer(socket: net.Socket): FakePeer {
       else queued.push(frame);
     },
     onHeartbeat: () => peer.heartbeats++,
+    onDiscarded: () => socket.destroy(),
     onError: () => socket.destroy(),
   });
   socket.on('data', (chunk: Buffer) => parser.push(chunk));

@@ -89,7 +89,7 @@ test('a disk alarm mid-drain: the same', async () => {
     'disk',
     () => rabbitmqctl('set_disk_free_limit', '100000GB'),
     () => rabbitmqctl('set_disk_free_limit', '50MB'),
-    20,
+    10,
   );
 });
 

@@ -51,9 +51,9 @@ test('kill -9 mid-batch, restart: all delivered, duplicates only from the killed
 
     const counts = countIds(await readQueue(testConfig(t.url), queue, total, { timeoutMs: 60_000, settleMs: 1000 }));
     assert.is(counts.size, total, 'every row arrived at least once');
-    // The test runs alone on the broker (the runner runs files one at a time) and nothing here drops a
-    // connection, so the only rows that can arrive twice are those the killed relay had leased: sent,
-    // perhaps confirmed, not yet marked. The bound is exact.
+    // Nothing here drops a connection, and no file that does (close_all_connections, stop_app) runs beside
+    // this one (those are // @serial and run alone), so the only rows that can arrive twice are those the
+    // killed relay had leased: sent, perhaps confirmed, not yet marked. The bound is exact.
     const duplicated = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
     const strays = duplicated.filter((id) => !leased.has(id));
     assert.equal(strays, [], 'no duplicate outside what the killed relay had leased');

@@ -2,12 +2,14 @@
  * Faults RabbitMQ will not produce on demand, from a scripted server on a real socket. Each must end in the
  * right OutboxError code, with pending work failed, the error logged, and the process still standing.
  */
+// @serial: heart-beats of 50-100 ms are a timing measurement: a busy neighbour delaying this process by a tenth of a second fails it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OutboxError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { connect } from '../../src/stomp/connect.js';
 import { createReceipts } from '../../src/stomp/receipts.js';
+import type { StompMessage } from '../../src/stomp/types.js';
 import { startFakeStompServer, type FakePeer, type FakeStompServer } from '../helpers/fake-stomp-server.js';
 import { settle, testBroker } from './support.js';
 
@@ -207,14 +209,57 @@ test("a receipt's deadline starts when its frame is handed to the socket, not wh
   receipts.failAll(new OutboxError('E_CONNECTION_CLOSED', 'done'));
 });
 
-test('an oversized frame announced by content-length: E_FRAME_TOO_LARGE at once', async () => {
+test('MESSAGEs over the limits reach their subscription flagged, bodiless, with their ack id; NACKed, the session goes on', async () => {
+  const manyHeaders = Object.fromEntries(Array.from({ length: 1100 }, (_, k) => [`h${k}`, 'v']));
   const fake = await server(async (peer) => {
     await peer.expect('CONNECT');
     peer.connected();
-    peer.write('MESSAGE\nsubscription:s1\ncontent-length:999999999\n\n');
+    const sub = await peer.expect('SUBSCRIBE');
+    peer.frame('RECEIPT', { 'receipt-id': sub.headers.receipt! });
+    const s = sub.headers.id!;
+    peer.frame('MESSAGE', { subscription: s, 'message-id': 'm1', ack: 'a1' }, 'one');
+    // Past the 1000th header: only what settles it is still read.
+    peer.frame('MESSAGE', { ...manyHeaders, subscription: s, 'message-id': 'm2', ack: 'a2', 'dop-msg-id': 'd2' }, 'two');
+    peer.frame('MESSAGE', { subscription: s, 'message-id': 'm3', ack: 'a3' }, Buffer.alloc(17 * 1024 * 1024, 0x33));
+    peer.frame('MESSAGE', { subscription: s, 'message-id': 'm4', ack: 'a4' }, 'four');
   });
-  const session = await connect({ broker: brokerFor(fake), logger: recordingLogger() });
+  const logger = recordingLogger();
+  const session = await connect({ broker: brokerFor(fake), logger });
+  const got: StompMessage[] = [];
+  const sub = session.subscribe('/queue/a', { ack: 'client-individual' }, (m) => {
+    got.push(m);
+    if (m.discarded) session.nack(m, { requeue: 'false' });
+    else session.ack(m);
+  });
+  await sub.ready;
+  const peer = fake.peers[0]!;
+  const settled = [await peer.expect(), await peer.expect(), await peer.expect(), await peer.expect()];
+  assert.equal(settled.map((f) => `${f.command} ${f.headers.id}`), ['ACK a1', 'NACK a2', 'NACK a3', 'ACK a4']);
+  assert.equal(got.map((m) => m.body.toString()), ['one', '', '', 'four']);
+  assert.equal(got.map((m) => m.discarded?.code), [undefined, 'E_FRAME_TOO_LARGE', 'E_FRAME_TOO_LARGE', undefined]);
+  assert.ok(!('discarded' in got[0]!), 'a message within the limits is as it was');
+  assert.match(got[1]!.discarded!.message, /1105 headers, 105 over maxHeaders 1000/);
+  assert.is(got[1]!.headers['dop-msg-id'], 'd2');
+  assert.match(got[2]!.discarded!.message, /over maxFrameSize 16777216/);
+  assert.is(logger.lines.filter(([level, line]) => level === 'warn' && /discarded/.test(line)).length, 2, 'each is logged');
+  assert.is(session.pending, 0);
+  await session.send('/queue/a', 'still connected', { receipt: false });
+  session.destroy();
+});
+
+test('a RECEIPT over the limits: E_FRAME_TOO_LARGE once it has been skipped, and the connection closes', async () => {
+  const fake = await server(async (peer) => {
+    await peer.expect('CONNECT');
+    peer.connected();
+    const send = await peer.expect('SEND');
+    peer.frame('RECEIPT', { 'receipt-id': send.headers.receipt! }, Buffer.alloc(17 * 1024 * 1024));
+  });
+  const logger = recordingLogger();
+  const session = await connect({ broker: brokerFor(fake), logger });
+  const error = await session.send('/queue/a', 'x').then(() => undefined, (e: unknown) => e);
+  assert.is(codeOf(error), 'E_FRAME_TOO_LARGE');
   assert.is((await session.closed)?.code, 'E_FRAME_TOO_LARGE');
+  assert.ok(logger.lines.some(([level, line]) => level === 'error' && /RECEIPT frame discarded/.test(line)), 'the error is logged');
 });
 
 test('an ERROR instead of CONNECTED: E_BROKER_ERROR; the passcode is never logged or echoed', async () => {

@@ -1,23 +1,38 @@
 /** Test support: run the parser over chunks and collect what it emits. */
-import { createParser, type ParserLimits } from '../../src/stomp/parser.js';
-import type { Frame } from '../../src/stomp/types.js';
+import type { ParserLimits } from '../../src/stomp/limits.js';
+import { createParser } from '../../src/stomp/parser.js';
+import type { DiscardedFrame, Frame } from '../../src/stomp/types.js';
 import type { OutboxError } from '../../src/errors.js';
 
 export interface Parsed {
   frames: Frame[];
+  /** Frames over a limit, skipped. */
+  discarded: DiscardedFrame[];
   heartbeats: number;
   errors: OutboxError[];
+  /** What came out, in order: F a frame, D a discarded frame, E an error. */
+  events: string;
   /** The most the parser held at once between pushes. */
   maxBuffered: number;
 }
 
 export function parseChunks(chunks: Buffer[], limits: ParserLimits = {}): Parsed {
-  const out: Parsed = { frames: [], heartbeats: 0, errors: [], maxBuffered: 0 };
+  const out: Parsed = { frames: [], discarded: [], heartbeats: 0, errors: [], events: '', maxBuffered: 0 };
   const parser = createParser({
     ...limits,
-    onFrame: (f) => out.frames.push(f),
+    onFrame: (f) => {
+      out.frames.push(f);
+      out.events += 'F';
+    },
+    onDiscarded: (d) => {
+      out.discarded.push(d);
+      out.events += 'D';
+    },
     onHeartbeat: () => out.heartbeats++,
-    onError: (e) => out.errors.push(e),
+    onError: (e) => {
+      out.errors.push(e);
+      out.events += 'E';
+    },
   });
   for (const chunk of chunks) {
     parser.push(chunk);
@@ -28,11 +43,13 @@ export function parseChunks(chunks: Buffer[], limits: ParserLimits = {}): Parsed
 
 export const parseAll = (bytes: Buffer, limits?: ParserLimits): Parsed => parseChunks([bytes], limits);
 
-/** Frames as plain data, for deep equality. */
+/** What came out as plain data, for deep equality (a discard's reason by its message: it holds the figures). */
 export const plain = (p: Parsed) => ({
   frames: p.frames.map((f) => ({ command: f.command, headers: { ...f.headers }, body: f.body.toString('hex') })),
+  discarded: p.discarded.map((d) => ({ command: d.command, headers: { ...d.headers }, reason: `${d.reason.code}: ${d.reason.message}` })),
   heartbeats: p.heartbeats,
   errors: p.errors.map((e) => e.code),
+  events: p.events,
 });
 
 /** Deterministic PRNG (mulberry32), so a failing fuzz case can be replayed from its seed. */

@@ -2,7 +2,7 @@
 // From ../outbox.config.ts: run `outbox generate` again after changing it.
 import type { SQL } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
-import { insertWithOutbox, publish as publishWith, updateWithOutbox, type OutboxTarget, type OutboxTx, type PublishMessage } from 'drizzle-outbox';
+import { insertWithOutbox, publish as publishWith, updateWithOutbox, type OutboxTarget, type OutboxTx, type PublishMessage } from '../../../src/index.js';
 // The config is imported at run time: the helpers call its serializers and its headers hook.
 import config from '../outbox.config.js';
 import { outboxPublished } from './schema.js';
