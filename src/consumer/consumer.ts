@@ -8,12 +8,13 @@ import { createOutboxTables } from '../db/tables.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
 import { createRetention } from '../retention/retention.js';
-import type { StompSession } from '../stomp/types.js';
+import type { StompMessage, StompSession } from '../stomp/types.js';
 import { createBrokerLink, HEALTHY_MS } from '../transport/link.js';
 import { stompConnector } from '../transport/stomp.js';
 import { lifecycle } from '../util/lifecycle.js';
 import { createOutageLog } from '../util/outage.js';
 import { ABORTED, within } from '../util/within.js';
+import { messageIdOf } from '../wire/headers.js';
 import { attach, type Attachment } from './attachment.js';
 import { declareDeadLetterQueue } from './dead-letter.js';
 import type { DeliveryContext } from './delivery.js';
@@ -112,6 +113,13 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
     retention.start();
     const attachOptions = {
       destination, headers, subscriptionId, dispatcher: handlers, counts, logger, gaveUp: gaveUp.signal, onDelivered: () => link.proven(),
+      onUnreadable: (message: StompMessage, nacked: boolean) => {
+        const id = messageIdOf(message.headers)?.id ?? message.headers['message-id'] ?? '';
+        const what = `message ${JSON.stringify(id.slice(0, 80))} cannot be read (${message.discarded?.message})`;
+        if (!nacked) return void counts.abandoned++;
+        counts.invalid++;
+        logger.error(`${what}: dead-lettering it to ${ctx.deadLetterQueue} without running the handler`);
+      },
     };
     let current: Attachment | undefined;
     try {

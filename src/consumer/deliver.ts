@@ -5,7 +5,7 @@
  *
  * | what happened                                           | outcome     | frame |
  * |---------------------------------------------------------|-------------|-------|
- * | dedup key, body or frame the inbox cannot take          | invalid     | NACK  |
+ * | dedup key, body or header the inbox cannot take         | invalid     | NACK  |
  * | id already in the inbox (this queue) beforehand         | recorded    | ACK   |
  * | save() found the id, and a committed row holds it       | duplicate   | ACK   |
  * | payload.nack()                                          | nacked      | NACK  |
@@ -14,7 +14,9 @@
  * | the inbox row is committed                              | acked       | ACK   |
  * | neither (or the save's transaction rolled back)         | unsettled   | NACK  |
  *
- * NACK carries `requeue:false`, so RabbitMQ dead-letters to `DLQ.<queue>` instead of redelivering at once.
+ * A frame that could not be read (over the size limits, a lying content-length) is NACKed as `invalid` as
+ * soon as it arrives (attachment.ts), without a handler slot. NACK carries `requeue:false`, so RabbitMQ
+ * dead-letters to `DLQ.<queue>` instead of redelivering at once.
  */
 import { randomUUID } from 'node:crypto';
 import { decodeBody } from '../wire/body.js';
