@@ -25,7 +25,7 @@ import { withCorrelationId } from '../publish/correlation.js';
 import { databaseRetry } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 import { TIMED_OUT, within } from '../util/within.js';
-import { classifyDbFailure, setupFailure } from './db-failure.js';
+import { classifyDbFailure, deadlineExceeded, setupFailure } from './db-failure.js';
 import {
   confirmDuplicate, outlive, readInbox, settle, startHandler, timeoutMs,
   type Delivery, type DeliveryContext, type HandlerResult, type Report,
@@ -66,11 +66,15 @@ async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: Paylo
   let stage: Stage = 'begin';
   let running: Promise<HandlerResult> | undefined;
   let rollbackFailed: { error: unknown } | undefined;
-  let deadline: NodeJS.Timeout | undefined;
+  // The consumer's own statements have a deadline (BEGIN here, the inbox insert and COMMIT below), enforced
+  // by closing the connection; the handler's time in between is consumer.handlerTimeout's.
+  const expire = (what: string) => setTimeout(() => cut.abort(deadlineExceeded(what, STATEMENT_DEADLINE_MS)), STATEMENT_DEADLINE_MS);
+  let deadline: NodeJS.Timeout | undefined = expire('open a transaction');
   try {
     await runTransaction(
       ctx.db,
       async (tx) => {
+        clearTimeout(deadline);
         stage = 'handler';
         running = startHandler(() => withCorrelationId(payload.correlationId, () => ctx.handler(payload, { tx, signal })));
         const result = await within(running, { ms: timeoutMs(ctx) });
@@ -88,8 +92,7 @@ async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: Paylo
         if (result.kind === 'threw') throw result.error;
         if (state.nacked) throw NACKED_ROLLBACK;
         stage = 'save';
-        // The consumer's own statements from here on: a deadline, enforced by closing the connection.
-        deadline = setTimeout(() => cut.abort(), STATEMENT_DEADLINE_MS);
+        deadline = expire('record the message and commit');
         await payload.save(tx);
         stage = 'commit';
       },

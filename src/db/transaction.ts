@@ -18,7 +18,8 @@ export interface TransactionOptions {
   /**
    * Aborting closes the transaction's connection (node-postgres only): a statement stuck on it — a lock wait,
    * a server that stopped answering — fails at once, and PostgreSQL rolls back whatever had not committed.
-   * The only way to put a deadline on a statement already sent, since a connection answers in order.
+   * The only way to put a deadline on a statement already sent, since a connection answers in order. While
+   * no connection has been got from the pool yet, aborting ends that wait (with the signal's reason).
    */
   signal?: AbortSignal;
   /**
@@ -54,8 +55,7 @@ export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Prom
   }
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const { signal } = options;
-  if (signal?.aborted) throw signal.reason;
-  const client: PoolClient = await (clientOf(db) as Pool).connect();
+  const client = await checkOut(clientOf(db) as Pool, signal);
   // A checked-out client has no listener from the pool: an 'error' event (a terminated backend) with none
   // would end the process.
   const ignore = (): void => {};
@@ -78,4 +78,32 @@ export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Prom
     if (!broken) client.off('error', ignore);
     client.release(broken ? ((failure as Error) ?? new Error('transaction aborted')) : undefined);
   }
+}
+
+/**
+ * A client from the pool, unless the signal aborts first: a pool whose connections are all taken (or a
+ * server that stopped answering) would make the wait endless. A client that comes after the abort goes back.
+ */
+async function checkOut(pool: Pool, signal: AbortSignal | undefined): Promise<PoolClient> {
+  if (signal?.aborted) throw signal.reason;
+  const connecting = pool.connect();
+  if (!signal) return connecting;
+  return new Promise<PoolClient>((resolve, reject) => {
+    const onAbort = (): void => {
+      connecting.then((client) => client.release(), () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    connecting.then(
+      (client) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) return;
+        resolve(client);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * runTransaction on node-postgres: the callback's own error is the one thrown; a ROLLBACK that could not be
  * sent (the backend was terminated) is reported; aborting its signal closes the connection, so a statement
- * stuck on it fails at once; and after all of that the pool still has every connection to give.
+ * stuck on it fails at once, or ends the wait for a connection from a full pool; and after all of that the
+ * pool still has every connection to give.
  */
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
@@ -63,6 +64,15 @@ test('aborting the signal closes the connection: a statement stuck on it fails a
   assert.ok(error instanceof Error, String(error));
   assert.ok(performance.now() - started < 5_000, 'not the 30 s the statement asked for');
   assert.is(await count(), 0, 'PostgreSQL rolled back what had not committed');
+});
+
+test('aborting while every pooled connection is taken ends the wait; the connection that comes later goes back', async () => {
+  const held = await Promise.all([pool.connect(), pool.connect()]);
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(new Error('deadline')), 100);
+  const error = await runTransaction(db, async () => {}, { signal: stop.signal }).catch((e: unknown) => e);
+  assert.is((error as Error).message, 'deadline');
+  for (const client of held) client.release();
 });
 
 test('afterwards the pool gives every connection: none was leaked or given back broken', async () => {
