@@ -53,7 +53,6 @@ export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Prom
       throw unwrap(error);
     }
   }
-  const { drizzle } = await import('drizzle-orm/node-postgres');
   const { signal } = options;
   const client = await checkOut(clientOf(db) as Pool, signal);
   // A checked-out client has no listener from the pool: an 'error' event (a terminated backend) with none
@@ -65,8 +64,7 @@ export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Prom
   if (signal?.aborted) cut();
   let failure: unknown;
   try {
-    // On one checked-out client drizzle's transaction runs BEGIN … COMMIT on it and releases nothing.
-    return await (drizzle({ client }) as unknown as OutboxDb).transaction(body);
+    return await (await drizzleOn(client)).transaction(body);
   } catch (error) {
     failure = unwrap(error);
     throw failure;
@@ -78,6 +76,20 @@ export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Prom
     if (!broken) client.off('error', ignore);
     client.release(broken ? ((failure as Error) ?? new Error('transaction aborted')) : undefined);
   }
+}
+
+let nodePostgres: Promise<typeof import('drizzle-orm/node-postgres')> | undefined;
+/** A Drizzle database on one pooled client, made once per client: the pool hands the same few out again and again. */
+const onClients = new WeakMap<PoolClient, OutboxDb>();
+
+/** On one checked-out client, drizzle's transaction runs BEGIN … COMMIT on it and releases nothing. */
+async function drizzleOn(client: PoolClient): Promise<OutboxDb> {
+  const known = onClients.get(client);
+  if (known) return known;
+  const { drizzle } = await (nodePostgres ??= import('drizzle-orm/node-postgres'));
+  const db = drizzle({ client }) as unknown as OutboxDb;
+  onClients.set(client, db);
+  return db;
 }
 
 /**
