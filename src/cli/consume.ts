@@ -29,7 +29,7 @@ export default defineCommand({
     handler: {
       type: 'positional',
       required: true,
-      description: 'path/to/module.ts#exportName (the default export without #); export `db` to share its database',
+      description: 'path/to/module.ts#exportName (the default export without #); a handler (payload, { tx }) runs in the transaction the consumer opens',
     },
     destination: { type: 'positional', required: true, description: 'e.g. /topic/orders' },
     queue: { type: 'positional', required: false, description: "queue name (default: the destination's last segment)" },
