@@ -66,6 +66,11 @@ const rows: Row[] = [
     says: /has a dop-msg-id header that contains the control character U\+0001/,
   },
   {
+    name: 'invalid UTF-8 in the dedup key',
+    frame: { headers: base(Buffer.from([0x6b, 0xff, 0xfe, 0x6b])), body: '{"n":1}' },
+    says: /has a dop-msg-id header that contains invalid UTF-8 \(U\+FFFD\) at character 1/,
+  },
+  {
     name: 'a dedup key over 255 bytes',
     frame: { headers: base('k'.repeat(300)), body: '{"n":1}' },
     says: /has a dop-msg-id header that is 300 bytes long \(the limit is 255\)/,
