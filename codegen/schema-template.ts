@@ -47,6 +47,8 @@ export const outboxPublished = pgTable(
     index('${p}_pending_seq_idx').on(t.seq, t.nextAttemptAt).where(sql\`status = 'pending'\`),
     // Retention: old sent rows, oldest first.
     index('${p}_sent_at_idx').on(t.sentAt).where(sql\`status = 'sent'\`),
+    // Failed rows per destination, for outbox status, failed and retry.
+    index('${p}_failed_idx').on(t.destination, t.seq).where(sql\`status = 'failed'\`),
     check('${p}_status_check', sql\`status in ('pending', 'sent', 'failed')\`),
   ],
 );

@@ -3,6 +3,10 @@
 # PostgreSQL on 127.0.0.1:5432 and RabbitMQ with its STOMP plugin on 127.0.0.1:61613, plus Debian's
 # python3-stomp (an independent STOMP peer for interop tests). Idempotent: on a machine where all is
 # up it only checks. Exits non-zero with one line saying what is wrong when it cannot.
+#
+# It changes the machine, and says so each time, before it does (README "Quick start"): it may install
+# packages with apt-get (with sudo unless root), and it adds `trust` authentication for 127.0.0.1 to
+# pg_hba.conf (a test machine's setting: any local user may then connect as any role without a password).
 set -u
 
 log() { echo "services: $*" >&2; }
@@ -13,10 +17,11 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 apt_updated=0
 apt_install() {
   if [ "$apt_updated" = 0 ]; then
+    log "running apt-get update$( [ "$(id -u)" = 0 ] || echo ' (sudo)')"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || log "apt-get update failed"
     apt_updated=1
   fi
-  log "installing $*"
+  log "installing $* with apt-get$( [ "$(id -u)" = 0 ] || echo ' (sudo)')"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 || die "apt-get install $* failed"
 }
 
@@ -40,7 +45,7 @@ fi
 if ! psql "postgres://postgres@127.0.0.1:5432/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
   hba=$(ls /etc/postgresql/*/main/pg_hba.conf 2>/dev/null | sort -V | tail -1)
   if [ -n "$hba" ] && ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
-    log "allowing trust auth on 127.0.0.1 in $hba (test machine)"
+    log "adding 'host all all 127.0.0.1/32 trust' to $hba and reloading PostgreSQL: any local user may now connect as any role without a password (a test machine's setting)"
     as_root sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
     as_root pg_ctlcluster --skip-systemctl-redirect "$(basename "$(dirname "$(dirname "$hba")")")" main reload >/dev/null 2>&1 || true
     sleep 1

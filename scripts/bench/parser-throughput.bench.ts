@@ -5,9 +5,15 @@
  * A warm-up, then rounds; the medians are printed as one JSON line: frames per wall-clock second, and per second
  * of CPU time this process used, which a busy shared machine disturbs less.
  *
+ * PARSER_BASELINE names another copy of parser.ts to compare with in the same process: each round then runs both,
+ * in alternating order, and `ratioToBaseline` is the median of the rounds' CPU-time ratios — on a shared machine
+ * the only comparison steadier than the load (separate runs of the same code differed by 2×). PARSER_MODULE
+ * replaces the parser measured.
+ *
  *   npm run bench -- parser-throughput      PARSER_BENCH_FRAMES=1000000 PARSER_BENCH_ROUNDS=5
- *   PARSER_MODULE=/tmp/old/src/stomp/parser.ts node --import tsx scripts/bench/parser-throughput.bench.ts
- *     (PARSER_MODULE: another copy of parser.ts, e.g. from `git archive <commit> src | tar -x -C /tmp/old`)
+ *   mkdir -p tmp/base && git archive <commit> src | tar -x -C tmp/base
+ *   PARSER_BASELINE=tmp/base/src/stomp/parser.ts PARSER_BENCH_FRAMES=200000 PARSER_BENCH_ROUNDS=40 \
+ *     node --import tsx scripts/bench/parser-throughput.bench.ts
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,8 +26,10 @@ const CHUNK = 64 * 1024;
 /** Frames in the block that is fed over and over (a 1M-frame buffer would only measure page faults). */
 const BLOCK_FRAMES = 10_000;
 
-const modulePath = process.env.PARSER_MODULE ? resolve(process.env.PARSER_MODULE) : new URL('../../src/stomp/parser.ts', import.meta.url).pathname;
-const { createParser } = (await import(pathToFileURL(modulePath).href)) as { createParser: typeof CreateParser };
+type Create = typeof CreateParser;
+const load = async (path: string): Promise<Create> => ((await import(pathToFileURL(resolve(path)).href)) as { createParser: Create }).createParser;
+const createParser = await load(process.env.PARSER_MODULE ?? new URL('../../src/stomp/parser.ts', import.meta.url).pathname);
+const baseline = process.env.PARSER_BASELINE ? await load(process.env.PARSER_BASELINE) : undefined;
 
 const frames: Buffer[] = [];
 for (let i = 0; i < BLOCK_FRAMES; i++) {
@@ -49,10 +57,10 @@ const chunks: Buffer[] = [];
 for (let at = 0; at < block.length; at += CHUNK) chunks.push(block.subarray(at, at + CHUNK));
 const blocks = Math.ceil(FRAMES / BLOCK_FRAMES);
 
-function round(): { seconds: number; cpuSeconds: number; frames: number } {
+function round(create: Create): { seconds: number; cpuSeconds: number; frames: number } {
   let parsed = 0;
   let bodyBytes = 0;
-  const parser = createParser({
+  const parser = create({
     onFrame: (f) => {
       parsed++;
       bodyBytes += f.body.length;
@@ -79,17 +87,36 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-round(); // warm-up: gets the parser optimised
+// Warm-up: gets the parsers optimised.
+round(createParser);
+if (baseline) round(baseline);
 const rates: number[] = [];
 const cpuRates: number[] = [];
+const baselineCpuRates: number[] = [];
+const ratios: number[] = [];
 let total = 0;
 for (let r = 0; r < ROUNDS; r++) {
-  const { seconds, cpuSeconds, frames: n } = round();
+  const before = baseline && r % 2 === 1 ? round(baseline) : undefined;
+  const { seconds, cpuSeconds, frames: n } = round(createParser);
   rates.push(n / seconds);
   cpuRates.push(n / cpuSeconds);
   total = n;
+  if (baseline) {
+    const other = before ?? round(baseline);
+    baselineCpuRates.push(other.frames / other.cpuSeconds);
+    ratios.push(n / cpuSeconds / (other.frames / other.cpuSeconds));
+  }
 }
 const rate = median(rates);
+const sortedRatios = [...ratios].sort((a, b) => a - b);
+const compared = baseline
+  ? {
+      baseline: process.env.PARSER_BASELINE,
+      baselineFramesPerCpuSecond: Math.round(median(baselineCpuRates)),
+      ratioToBaseline: Math.round(median(ratios) * 1000) / 1000,
+      ratioQuartiles: [sortedRatios[Math.floor(ratios.length / 4)]!, sortedRatios[Math.floor((ratios.length * 3) / 4)]!].map((q) => Math.round(q * 1000) / 1000),
+    }
+  : {};
 console.log(
   JSON.stringify({
     bench: 'parser',
@@ -105,5 +132,6 @@ console.log(
     framesPerCpuSecond: Math.round(median(cpuRates)),
     cpuSamples: cpuRates.map(Math.round),
     parser: process.env.PARSER_MODULE ?? 'src/stomp/parser.ts',
+    ...compared,
   }),
 );

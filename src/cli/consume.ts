@@ -1,9 +1,11 @@
 import { defineCommand } from 'citty';
+import { sql } from 'drizzle-orm';
 import { createConsumer } from '../consumer/consumer.js';
 import { handlerForm } from '../consumer/handler-form.js';
 import { loadHandler } from '../consumer/handler-module.js';
 import { consumeTargetProblem } from '../consumer/subscription.js';
 import { driverOf } from '../db/driver.js';
+import { explainDbError, isSchemaMissing, isSetupError } from '../db/errors.js';
 import { openDatabase } from '../db/open.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
@@ -58,8 +60,20 @@ export default defineCommand({
     const shutdown = shutdownSignal(['SIGTERM', 'SIGINT', 'SIGQUIT'], (sig) =>
       logger.info(`${sig}: finishing in-flight messages (send it again to exit at once)`),
     );
+    const db = loaded.db ?? opened!.db;
+    try {
+      await db.execute(sql`select 1`);
+    } catch (error) {
+      // A database that refuses the consumer (no such database, login refused) is a setup mistake: one line
+      // and exit 2 at once, as `outbox relay` does, not an outage to retry for ever. An outage goes on.
+      if (isSetupError(error) && !isSchemaMissing(error)) {
+        await opened?.close().catch(() => {});
+        shutdown.dispose();
+        throw new OutboxError('E_CONFIG', `the database refused the consumer: ${explainDbError(error).message}`, { cause: error });
+      }
+    }
     const consumer = createConsumer({
-      db: loaded.db ?? opened!.db,
+      db,
       config,
       handler: loaded.handler,
       destination: args.destination,

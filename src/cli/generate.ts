@@ -1,8 +1,8 @@
 import { relative } from 'node:path';
 import { defineCommand } from 'citty';
-import { generate } from '../../codegen/generate.js';
 import { writeGenerated } from '../../codegen/write.js';
 import { importModule, loadConfig } from '../config/load.js';
+import { importOptional } from '../util/optional.js';
 import { commonArgs } from './common.js';
 
 /**
@@ -13,6 +13,8 @@ export default defineCommand({
   meta: { name: 'generate', description: 'Write the outbox schema, typed helpers and body types from outbox.config.ts' },
   args: { ...commonArgs },
   async run({ args }) {
+    // The type checker (ts-morph, an optional peer dependency: development only) loads with the generator.
+    const { generate } = await importOptional('ts-morph', 'outbox generate', () => import('../../codegen/generate.js'));
     const { path, config } = await loadConfig(args.config);
     const module = await importModule(path);
     const { files, warnings } = generate({ configPath: path, config, configExport: 'default' in module ? 'default' : 'config' });

@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 /**
  * `outbox` — one sub-command per file in this folder, loaded on demand.
- * Errors end the process with one line and a non-zero code: 2 for usage, config and loading
- * mistakes, 1 for everything else. `OUTBOX_DEBUG=1` adds the stack.
+ * Errors end the process with one line and a non-zero code: 2 for usage, config and loading mistakes
+ * (`outbox: <what to fix>`), 1 for everything else (`outbox: E_<CODE>: <reason>`, the code from README
+ * "Error codes"). `OUTBOX_DEBUG=1` adds the stack.
  */
+// First: it decides about colour before citty and consola load.
+import './colour.js';
 import { readFileSync } from 'node:fs';
 import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
+import { explainDbError, sqlState } from '../db/errors.js';
 import { OutboxError } from '../errors.js';
+import { environmentHelp } from './environment.js';
+import { checkUsage, resolveCommand } from './usage.js';
 
 /** The package's own version, read from its package.json (two floors up in src/ and in dist/src/). */
 function packageVersion(): string {
@@ -30,7 +36,10 @@ const subCommands = {
   relay: load('./relay.js'),
   consume: load('./consume.js'),
   status: load('./status.js'),
+  failed: load('./failed.js'),
   retry: load('./retry.js'),
+  dlq: load('./dlq.js'),
+  doctor: load('./doctor.js'),
 };
 
 const main = defineCommand({
@@ -39,17 +48,28 @@ const main = defineCommand({
 });
 
 async function usage(rawArgs: string[]): Promise<string> {
-  const name = rawArgs[0] as keyof typeof subCommands;
-  if (name && Object.hasOwn(subCommands, name)) return renderUsage(await subCommands[name](), main);
-  return renderUsage(main);
+  const words = rawArgs.filter((w) => w !== '--help' && w !== '-h');
+  const { command, parent, path } = await resolveCommand(main, words);
+  return `${await renderUsage(command, path.length ? parent : undefined)}\n\n${environmentHelp(path)}`;
+}
+
+/** Codes whose message says what to fix in what was typed or written: exit 2, no code shown. */
+const MISTAKES = ['E_USAGE', 'E_LOAD', 'E_CONFIG'];
+
+function oneLine(error: unknown): string {
+  const e = error as Error | undefined;
+  // A database error that reached here unexplained (drizzle's "Failed query: <SQL> params: …").
+  if (!(error instanceof OutboxError) && (sqlState(error) || /^Failed query/.test(e?.message ?? ''))) return explainDbError(error).message;
+  return (e?.message ?? String(error)).split('\n')[0]!;
 }
 
 function fail(error: unknown): never {
   const e = error as Error;
-  const usageError = error instanceof OutboxError && ['E_USAGE', 'E_LOAD', 'E_CONFIG'].includes(error.code);
-  process.stderr.write(`outbox: ${e?.message ?? String(error)}\n`);
+  const mistake = error instanceof OutboxError && MISTAKES.includes(error.code);
+  const code = error instanceof OutboxError && !mistake ? `${error.code}: ` : '';
+  process.stderr.write(`outbox: ${code}${oneLine(error)}\n`);
   if (process.env.OUTBOX_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
-  process.exit(usageError ? 2 : 1);
+  process.exit(mistake ? 2 : 1);
 }
 
 async function run(rawArgs: string[]): Promise<void> {
@@ -62,12 +82,14 @@ async function run(rawArgs: string[]): Promise<void> {
     return;
   }
   try {
+    await checkUsage(main, rawArgs);
     await runCommand(main, { rawArgs });
   } catch (error) {
+    // citty's own (a missing positional argument): one line too, saying where the help is.
     if ((error as Error)?.name === 'CLIError') {
+      const { path } = await resolveCommand(main, rawArgs).catch(() => ({ path: [] as string[] }));
       const message = (error as Error).message.replace(/\x1b\[[0-9;]*m/g, '');
-      process.stderr.write(`${await usage(rawArgs).catch(() => '')}\n`);
-      fail(new OutboxError('E_USAGE', message));
+      fail(new OutboxError('E_USAGE', `${message} (see outbox ${[...path, '--help'].join(' ')})`));
     }
     throw error;
   }

@@ -79,3 +79,39 @@ export function isSetupError(error: unknown): boolean {
   const code = sqlState(error) ?? '';
   return code === '3D000' || /^28/.test(code) || isSchemaMissing(error);
 }
+
+/** What went wrong with the database, for a person, in one line. */
+export interface DatabaseProblem {
+  message: string;
+  /** No such database, or the login was refused: waiting fixes nothing, the settings do (E_CONFIG in the CLI, exit 2). */
+  setup: boolean;
+}
+
+interface NetError extends DriverError {
+  address?: string;
+  port?: number;
+  hostname?: string;
+  errors?: NetError[];
+}
+
+/**
+ * The line a command prints when its database work failed: the cause in the driver's own words, said
+ * plainly for the usual mistakes — `connection refused to 127.0.0.1:5999`, `database "x" does not exist`,
+ * `the outbox tables are missing: run outbox migrate` — never drizzle's "Failed query: <the SQL> params:".
+ */
+export function explainDbError(error: unknown): DatabaseProblem {
+  let r = root(error) as NetError;
+  // Node reports a host with several addresses (localhost: ::1 and 127.0.0.1) as an AggregateError.
+  if (Array.isArray(r.errors) && r.errors.length > 0 && !r.message) r = r.errors[r.errors.length - 1]!;
+  const code = r.code ?? '';
+  const at = r.address ? `${r.address}${r.port ? `:${r.port}` : ''}` : undefined;
+  if (code === 'ECONNREFUSED') return { message: `connection refused to ${at ?? 'the database'}`, setup: false };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { message: `cannot resolve the database host ${r.hostname ?? at ?? ''}`.trim(), setup: false };
+  if (code === 'ETIMEDOUT' || code === 'CONNECT_TIMEOUT' || (!sqlState(error) && /timeout/i.test(r.message ?? ''))) {
+    return { message: `no answer from the database${at ? ` at ${at}` : ''} (${describeDbError(error)})`, setup: false };
+  }
+  if (code === '42P01') return { message: `the outbox tables are missing: run outbox migrate (${describeDbError(error)})`, setup: false };
+  if (code === '42703') return { message: `the outbox tables are outdated: run outbox migrate (${describeDbError(error)})`, setup: false };
+  if (code === '3D000' || /^28/.test(code)) return { message: `${describeDbError(error)}: check DATABASE_URL or database.url`, setup: true };
+  return { message: describeDbError(error), setup: false };
+}

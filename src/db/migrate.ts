@@ -5,9 +5,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaults } from '../config/defaults.js';
 import type { TableNames } from '../config/types.js';
+import { sql } from 'drizzle-orm';
 import { OutboxError } from '../errors.js';
 import { driverOf } from './driver.js';
-import type { OutboxDb } from './types.js';
+import { describeDbError } from './errors.js';
+import { rowsOf, type OutboxDb } from './types.js';
 
 /**
  * Our own migrations table. Sharing the user's `__drizzle_migrations` would make drizzle skip ours
@@ -27,14 +29,41 @@ export function migrationsFolder(): string {
   throw new OutboxError('E_LOAD', 'the package has no drizzle/ migrations folder (broken install?)');
 }
 
+/** One shipped migration, from drizzle/meta/_journal.json: its tag (`0005_pending_due`) and its timestamp. */
+export interface MigrationEntry {
+  tag: string;
+  when: number;
+}
+
+/** The shipped migrations, in order. */
+export async function shippedMigrations(): Promise<MigrationEntry[]> {
+  const journal = JSON.parse(await readFile(join(migrationsFolder(), 'meta', '_journal.json'), 'utf8')) as { entries: MigrationEntry[] };
+  return journal.entries.map(({ tag, when }) => ({ tag, when }));
+}
+
+/**
+ * The timestamp of the newest migration recorded for these table names, or null when none is (the table
+ * of applied migrations does not exist yet). Drizzle applies exactly the shipped migrations newer than it.
+ */
+export async function lastAppliedMigration(db: OutboxDb, tables: TableNames = defaults.tables): Promise<number | null> {
+  const name = migrationsTableFor(tables);
+  const [present] = rowsOf<{ present: boolean }>(await db.execute(sql`select to_regclass(${`${MIGRATIONS_SCHEMA}."${name}"`}) is not null as present`));
+  if (!present?.present) return null;
+  const table = sql`${sql.identifier(MIGRATIONS_SCHEMA)}.${sql.identifier(name)}`;
+  const [row] = rowsOf<{ last: string | number | null }>(await db.execute(sql`select max(created_at) as last from ${table}`));
+  return row?.last == null ? null : Number(row.last);
+}
+
 /**
  * Applies the library's migrations; idempotent (already-applied ones are skipped), recorded in their own
  * table `__outbox_migrations`. With custom table names (config `tables`), the shipped SQL is applied with
  * the names substituted (indexes, sequence, trigger and NOTIFY channel follow the published table's name),
  * recorded in `__<published>_migrations` so that two name sets in one database don't mask each other.
+ * Returns the tags of the migrations it applied (none: the database was up to date).
  */
-export async function migrate(db: OutboxDb, tables: TableNames = defaults.tables): Promise<void> {
+export async function migrate(db: OutboxDb, tables: TableNames = defaults.tables): Promise<{ applied: string[] }> {
   const custom = (Object.keys(defaults.tables) as (keyof TableNames)[]).some((k) => tables[k] !== defaults.tables[k]);
+  const before = await lastAppliedMigration(db, tables);
   const folder = custom ? await renamedMigrations(tables) : migrationsFolder();
   const options = { migrationsFolder: folder, migrationsTable: migrationsTableFor(tables), migrationsSchema: MIGRATIONS_SCHEMA };
   try {
@@ -50,10 +79,11 @@ export async function migrate(db: OutboxDb, tables: TableNames = defaults.tables
       await run(db as never, options);
     }
   } catch (cause) {
-    throw new OutboxError('E_DATABASE', `migration failed: ${(cause as Error).message}`, { cause });
+    throw new OutboxError('E_DATABASE', `migration failed: ${describeDbError(cause)}`, { cause });
   } finally {
     if (custom) await rm(folder, { recursive: true, force: true });
   }
+  return { applied: (await shippedMigrations()).filter((m) => before === null || m.when > before).map((m) => m.tag) };
 }
 
 /** Where `migrate` records what it applied for these table names. */

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { OutboxError } from '../errors.js';
+import { importOptional } from '../util/optional.js';
 import { defaultLogger } from '../log/logger.js';
 import { describeDbError } from './errors.js';
 import type { OutboxDb } from './types.js';
@@ -8,7 +9,7 @@ import type { OutboxDb } from './types.js';
 export interface OpenOptions {
   /** Connections in the node-postgres pool; default 10. */
   poolSize?: number;
-  /** Seconds to wait for a connection (a new one, or one of the pool's to become free); default: no limit. */
+  /** Seconds to wait for a connection (a new one, or one of the pool's to become free); default (0): no limit. */
   connectTimeout?: number;
 }
 
@@ -23,7 +24,8 @@ export interface OpenedDatabase {
 
 /**
  * Opens the configured database: `DATABASE_URL` / `database.url` with node-postgres (`pg`), else the
- * embedded PGlite directory. Drivers are imported lazily so a postgres user never loads PGlite.
+ * embedded PGlite directory. Drivers are imported lazily so a postgres user never loads PGlite (an optional
+ * peer dependency: not installed, it is an E_LOAD saying so).
  *
  * Why node-postgres and not postgres.js: postgres.js 3.4.9 throws an uncatchable TypeError (`nextWrite`)
  * when PostgreSQL restarts or a backend is terminated under load, and the process exits (measured: 5 of 5
@@ -41,9 +43,11 @@ export async function openDatabase(config: ResolvedConfig, options: OpenOptions 
     const pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
-      // Without a limit, getting a connection from a server that stopped answering (or from a pool whose
-      // connections are all taken) waits forever: a query that never even starts.
-      ...(options.connectTimeout !== undefined && { connectionTimeoutMillis: options.connectTimeout * 1000 }),
+      // connectTimeout: without one, getting a connection from a host that does not answer waits for the
+      // operating system's TCP timeout (minutes), and from a pool whose connections are all taken, forever.
+      // A one-shot command should say so instead; the consumer bounds each of its own calls. The relay keeps
+      // node-postgres's default and retries.
+      connectionTimeoutMillis: (options.connectTimeout ?? 0) * 1000,
       // A server that vanished without closing the socket is noticed by TCP keep-alive, not never.
       keepAlive: true,
     });
@@ -61,7 +65,7 @@ export async function openDatabase(config: ResolvedConfig, options: OpenOptions 
   } catch (cause) {
     throw new OutboxError('E_DATABASE', `cannot create the PGlite directory ${dir}`, { cause });
   }
-  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGlite } = await importOptional('@electric-sql/pglite', 'the embedded database (no DATABASE_URL or database.url is set)', () => import('@electric-sql/pglite'));
   const { drizzle } = await import('drizzle-orm/pglite');
   const client = new PGlite(dir);
   const db = drizzle({ client }) as unknown as OutboxDb;

@@ -1,4 +1,5 @@
-import { createConsola, type ConsolaInstance } from 'consola';
+import { format } from 'node:util';
+import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from 'consola';
 
 /**
  * The logger seam: anything with these four methods. consola instances fit, and so does `console`.
@@ -13,11 +14,56 @@ export interface Logger {
 
 let root: ConsolaInstance | undefined;
 
-/** The default logger: consola, level from `OUTBOX_LOG_LEVEL` (0 silent … 4 debug, default 3). */
+/** The default logger: consola, level from `OUTBOX_LOG_LEVEL` (0 silent … 4 debug, default 3), one line per entry. */
 export function defaultLogger(tag: string): Logger {
-  root ??= createConsola({ level: Number(process.env.OUTBOX_LOG_LEVEL ?? 3) });
+  root ??= createConsola({ level: Number(process.env.OUTBOX_LOG_LEVEL ?? 3), reporters: [lineReporter()] });
   return root.withTag(tag);
 }
 
 /** A logger that drops everything (tests, benchmarks). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+const LABELS: Record<string, { text: string; colour: number }> = {
+  fatal: { text: 'error', colour: 31 },
+  error: { text: 'error', colour: 31 },
+  warn: { text: 'warn', colour: 33 },
+  info: { text: 'info', colour: 36 },
+  success: { text: 'info', colour: 32 },
+  ready: { text: 'info', colour: 32 },
+  start: { text: 'info', colour: 36 },
+  log: { text: 'info', colour: 36 },
+  debug: { text: 'debug', colour: 90 },
+  trace: { text: 'debug', colour: 90 },
+  verbose: { text: 'debug', colour: 90 },
+};
+
+/**
+ * `[relay] warn: <message>` — one line per entry, whatever the terminal: consola's own reporters frame warnings
+ * and errors with blank lines and print an Error's stack over many. Log collectors read one event per line.
+ * An Error argument is its message, unless the text says it already (its stack with `OUTBOX_DEBUG=1`);
+ * colour only on a terminal.
+ * Warnings and errors go to stderr, the rest to stdout.
+ */
+export function lineReporter(): ConsolaReporter {
+  return {
+    log(entry: LogObject, ctx) {
+      const toErr = entry.level < 2;
+      const stream = (toErr ? ctx.options.stderr : ctx.options.stdout) ?? (toErr ? process.stderr : process.stdout);
+      const label = LABELS[entry.type] ?? { text: entry.type, colour: 39 };
+      const parts: string[] = [];
+      for (const arg of entry.args) {
+        if (!(arg instanceof Error)) parts.push(typeof arg === 'string' ? arg : format(arg));
+        else if (process.env.OUTBOX_DEBUG) parts.push(arg.stack ?? arg.message);
+        // `logger.error(\`handler threw: ${e.message}\`, e)`: the message is in already.
+        else if (!parts.some((p) => p.includes(arg.message))) parts.push(arg.message);
+      }
+      const text = parts
+        .join(' ')
+        .replace(/\s*\n\s*/g, process.env.OUTBOX_DEBUG ? '\n    ' : ' ')
+        .trimEnd();
+      const colour = Boolean((stream as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR;
+      const level = colour ? `\x1b[${label.colour}m${label.text}\x1b[39m` : label.text;
+      stream.write(`${entry.tag ? `[${entry.tag}] ` : ''}${level}: ${text}\n`);
+    },
+  };
+}

@@ -64,6 +64,27 @@ export function destinationNames(destination: string): string[] {
   return parts.slice(-1);
 }
 
+/**
+ * The broker's own words in an E_BROKER_ERROR message, for one log line: each ERROR's text without our
+ * client's `<host> sent ERROR:` and without RabbitMQ's lowercase tag before the dash
+ * (`precondition_failed — PRECONDITION_FAILED - inequivalent arg …` → `PRECONDITION_FAILED - inequivalent arg …`),
+ * leaving out the generic `Processing error` RabbitMQ may send before the ERROR that names the culprit.
+ */
+export function brokerWords(message: string): string {
+  const marker = 'sent ERROR: ';
+  const at = message.indexOf(marker);
+  if (at < 0) return message;
+  const words = message
+    .slice(at + marker.length)
+    .split(' · then ERROR: ')
+    .map((text) => {
+      const dash = text.indexOf(' — ');
+      return dash >= 0 ? text.slice(dash + 3) : text;
+    });
+  const specific = words.filter((w) => !/^processing error$/i.test(w.trim()));
+  return [...new Set(specific.length ? specific : words)].join(' · ');
+}
+
 export function errorMessage(error: unknown): string {
   const e = error as { code?: string; message?: string } | undefined;
   const text = e?.message ?? String(error);

@@ -6,8 +6,10 @@
 import type { Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
 import { retry } from '../util/retry.js';
-import { attribute, type FailedSend, type Verdict } from './attribute.js';
+import { isOutboxError } from '../errors.js';
+import { attribute, brokerWords, errorMessage, type FailedSend, type Verdict } from './attribute.js';
 import type { Breaker } from './breaker.js';
+import type { ClaimCursor } from './cursor.js';
 import type { ClaimedRow, RelayStatements, RetryPolicy } from './sql.js';
 
 export interface FailureSink {
@@ -34,6 +36,8 @@ export function createFailureSink(options: {
   onFailed?(rows: number): void;
   /** Told when the broker refused a destination (a row of it was blamed for an ERROR): it holds the rest. */
   breaker?: Pick<Breaker, 'trip' | 'suspect' | 'holdSeconds'>;
+  /** Told when released rows are due again, so the next claim looks behind its cursor. */
+  cursor?: Pick<ClaimCursor, 'rewind'>;
 }): FailureSink {
   const { statements, policy, logger, breaker } = options;
   let collected: Array<FailedSend<ClaimedRow> & { atShutdown: boolean }> = [];
@@ -67,15 +71,28 @@ export function createFailureSink(options: {
     const unconfirmed = all.filter((f) => f.atShutdown).map((f) => f.row);
     const failures = all.filter((f) => !f.atShutdown);
     const verdict = attribute(failures);
+    // One line per refusal, in the broker's words: what it refused, what happens to the rows.
     for (const destination of new Set(verdict.blame.filter((b) => b.refused).map((b) => b.row.destination))) {
-      if (!breaker) break;
+      const blamed = verdict.blame.filter((b) => b.refused && b.row.destination === destination);
+      const words = brokerWords(blamed[0]!.message);
+      if (!breaker) {
+        logger.warn(`the broker refused ${destination}: ${words} — ${blamed.length} row(s) charged an attempt, retried with backoff`);
+        continue;
+      }
       breaker.trip(destination);
-      logger.warn(`the broker refused ${destination}: holding its rows, one probe on a connection of its own in ${breaker.holdSeconds(destination).toFixed(1)} s`);
+      logger.warn(
+        `the broker refused ${destination}: ${words} — its rows are held (${blamed.length} charged an attempt), ` +
+          `one probe on a connection of its own in ${breaker.holdSeconds(destination).toFixed(1)} s`,
+      );
     }
     const suspects = new Set(verdict.suspect.map((s) => s.row.destination));
     if (suspects.size > 0 && breaker) {
       for (const destination of suspects) breaker.suspect(destination);
-      logger.warn(`the broker refused a send without naming it: probing ${[...suspects].join(', ')} one at a time before sending more to them`);
+      const cause = failures.find((f) => isOutboxError(f.error, 'E_BROKER_ERROR'));
+      logger.warn(
+        `the broker refused a send without naming it${cause ? ` (${brokerWords(errorMessage(cause.error))})` : ''}: ` +
+          `probing ${[...suspects].join(', ')} one at a time before sending more to them`,
+      );
     }
     return () => record(unconfirmed, verdict);
   }
@@ -85,19 +102,23 @@ export function createFailureSink(options: {
       logger.info(`${unconfirmed.length} sends unconfirmed at shutdown: released for the next relay (they may arrive twice)`);
       await write('the release of unconfirmed rows', () => statements.release(unconfirmed, false, 'relay stopped before the receipt'));
     }
+    const refused = new Set(verdict.blame.filter((b) => b.refused).map((b) => b.row.id));
     for (const [message, rows] of groupByMessage([...verdict.blame, ...verdict.retry])) {
       const given = rows.filter((r) => r.attempts >= policy.maxAttempts);
       const destinations = [...new Set(rows.map((r) => r.destination))].join(', ');
-      logger.warn(`${rows.length} send(s) to ${destinations} failed, will retry with backoff: ${message}`);
+      // A refusal was told as it was judged.
+      if (!rows.every((r) => refused.has(r.id))) logger.warn(`${rows.length} send(s) to ${destinations} failed, will retry with backoff: ${message}`);
       if (given.length) {
         logger.error(`${given.length} row(s) to ${destinations} are now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)`);
         options.onFailed?.(given.length);
       }
       await write('a failed send', () => statements.fail(rows, message, policy));
     }
-    for (const [message, rows] of groupByMessage([...verdict.release, ...verdict.suspect])) {
-      logger.info(`${rows.length} send(s) released for a prompt retry: ${message}`);
+    for (const [, rows] of groupByMessage([...verdict.release, ...verdict.suspect])) {
+      // The cause was told with the refusal: this says only what became of the others in flight.
+      logger.info(`${rows.length} other send(s) in flight on that connection released for a prompt retry (attempt given back)`);
       await write('released rows', () => statements.release(rows, true, null));
+      options.cursor?.rewind();
     }
   }
 

@@ -19,7 +19,7 @@ import type { Connector } from '../transport/types.js';
 import { settledWithin } from '../util/within.js';
 import { sendBody } from '../wire/body.js';
 import { sendHeaders } from '../wire/headers.js';
-import { CONNECTION_LEVEL, errorMessage } from './attribute.js';
+import { brokerWords, CONNECTION_LEVEL, errorMessage } from './attribute.js';
 import type { Breaker } from './breaker.js';
 import type { Leases } from './leases.js';
 import type { Marker } from './marker.js';
@@ -67,7 +67,7 @@ export function createProber(options: ProberOptions): Prober {
   async function judge(row: ClaimedRow): Promise<void> {
     const connection = await link.ensure(stopping.signal);
     if (!connection) return giveBack(row, 'the relay is stopping');
-    logger.info(`probing ${row.destination} with one row on a connection of its own`);
+    logger.debug(`probing ${row.destination} with one row on a connection of its own`);
     try {
       await connection.send(row.destination, sendBody(row.body), { headers: sendHeaders(row.headers, row) });
     } catch (error) {
@@ -88,9 +88,10 @@ export function createProber(options: ProberOptions): Prober {
       await statements.fail([row], message, policy);
       const { charged, failed } = await statements.chargeHeld(row.destination, row.id, message, policy.maxAttempts, hold);
       const gaveUp = failed + (row.attempts >= policy.maxAttempts ? 1 : 0);
+      const what = outcome === 'refused' ? `the broker refused ${row.destination} again: ${brokerWords(message)}` : `the probe of ${row.destination} got no answer (${message})`;
       logger.warn(
-        `the probe of ${row.destination} failed (${message}): ${charged + 1} row(s) charged an attempt, ` +
-          `next probe in ${hold.toFixed(1)} s${gaveUp ? `; ${gaveUp} row(s) now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)` : ''}`,
+        `${what} — ${charged + 1} row(s) charged an attempt, next probe in ${hold.toFixed(1)} s` +
+          `${gaveUp ? `; ${gaveUp} row(s) now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)` : ''}`,
       );
       if (gaveUp) options.onFailed?.(gaveUp);
     } catch (dbError) {

@@ -27,6 +27,7 @@ import { sleep } from '../util/sleep.js';
 import { settledWithin } from '../util/within.js';
 import { CONNECTION_LEVEL, namesInBrokerError } from './attribute.js';
 import { createBreaker } from './breaker.js';
+import { createClaimCursor } from './cursor.js';
 import { createFailureSink } from './failures.js';
 import { createGate } from './gate.js';
 import { createInstance } from './instance.js';
@@ -95,6 +96,7 @@ export function createRelay(options: RelayOptions): Relay {
   const progress = createProgress({ backlog: statements.backlog, logger, intervalSeconds: settings.progressInterval });
   const marker = createMarker({ markSent: statements.markSent, logger, batchSize: settings.batchSize, maxBackoff: config.database.maxBackoff, onMarked: progress.sent });
   const breaker = createBreaker({ base: settings.retryBackoff.base, max: settings.retryBackoff.max });
+  const cursor = createClaimCursor({ rescanMs: settings.pollInterval * 1000 });
   const retryPolicy = { maxAttempts: settings.maxAttempts, base: settings.retryBackoff.base, max: settings.retryBackoff.max };
   const failures = createFailureSink({
     statements,
@@ -102,19 +104,31 @@ export function createRelay(options: RelayOptions): Relay {
     policy: retryPolicy,
     onFailed: progress.failed,
     breaker,
+    cursor,
   });
   const leases = createLeases({ extend: statements.extend, leaseSeconds: settings.leaseTimeout, logger });
   const wake = createWake({ db, channel: config.tables.published, logger, maxBackoff: config.database.maxBackoff });
+  const instance = createInstance({
+    db,
+    tables: config.tables,
+    logger,
+    onTakeOver() {
+      cursor.rewind();
+      wake.poke();
+    },
+  });
   const pace = createPace({
     statements: createIdleStatements(db, config.tables),
     wake,
     batchSize: settings.batchSize,
     pollInterval: settings.pollInterval,
     logger,
+    // Listed asleep under its own id, so `outbox status` can tell which running relay is idle.
+    relayId: instance.relayId,
   });
-  const instance = createInstance({ db, tables: config.tables, logger, onTakeOver: () => wake.poke() });
   const gate = createGate({ logger, receiptTimeout: config.broker.receiptTimeout, onChange: (blocked) => instance.setState(blocked ? 'blocked' : 'running') });
   const connect = options.connect ?? stompConnector(config.broker, { logger, window: settings.window, wait: options.wait });
+  let quietReconnect = false;
   const link = createBrokerLink<Publisher>({
     connect,
     logger,
@@ -125,9 +139,16 @@ export function createRelay(options: RelayOptions): Relay {
     countsAsFailure: (reason) =>
       reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message) && namesInBrokerError(reason.message).size === 0,
     describeBackoff: (streak, seconds) => `the broker closed ${streak} connection(s) in a row on an ERROR; reconnecting in ${seconds.toFixed(1)} s`,
-    onConnected: (connection) => logger.info(`connected to the broker at ${connection.address}`),
+    onConnected: (connection) => {
+      if (quietReconnect) logger.debug(`connected to the broker at ${connection.address} again`);
+      else logger.info(`connected to the broker at ${connection.address}`);
+    },
     onLost(reason) {
+      // A refusal of a destination is told once, by the failure sink, in the broker's words: the lost
+      // connection and the reconnection that follow it are no news.
+      quietReconnect = reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message);
       if (reason.code === 'E_RECEIPT_TIMEOUT') gate.stoppedConfirming();
+      else if (quietReconnect) logger.debug(`the broker closed the connection on an ERROR (${reason.message}); reconnecting`);
       else logger.warn(`lost the broker connection (${reason.code}: ${reason.message}); reconnecting`);
       wake.poke();
     },
@@ -154,8 +175,10 @@ export function createRelay(options: RelayOptions): Relay {
   /** The next batch; retried with the database backoff (a NOTIFY ends a wait early); undefined on abort. */
   async function claim(signal: AbortSignal): Promise<ClaimedRow[] | undefined> {
     try {
-      const rows = await retry(() => statements.claim(settings.batchSize, settings.leaseTimeout, leases.ids(), instance.ownerKey), { ...waitForDatabase, signal, fatal: isSchemaMissing });
+      const after = cursor.next();
+      const rows = await retry(() => statements.claim(settings.batchSize, settings.leaseTimeout, leases.ids(), instance.ownerKey, after), { ...waitForDatabase, signal, fatal: isSchemaMissing });
       database.recovered();
+      cursor.claimed(after, rows.map((r) => r.seq), rows.length >= settings.batchSize);
       return rows;
     } catch (error) {
       if (error instanceof RetryAborted) return undefined;

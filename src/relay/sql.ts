@@ -129,8 +129,9 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
 
   return {
     /** `inflight`: ids this relay has claimed and not settled yet (never claimed again meanwhile). */
-    async claim(limit: number, leaseSeconds: number, inflight: string[] = [], owner: number | null = null): Promise<ClaimedRow[]> {
-      const rows = (await claim.execute({ limit, lease: leaseSeconds, inflight, owner })) as ClaimedRow[];
+    /** `after`: only rows with a higher `seq` (0: from the start). */
+    async claim(limit: number, leaseSeconds: number, inflight: string[] = [], owner: number | null = null, after = 0): Promise<ClaimedRow[]> {
+      const rows = (await claim.execute({ limit, lease: leaseSeconds, inflight, owner, after })) as ClaimedRow[];
       // UPDATE … RETURNING comes back in no particular order; send in creation order.
       return rows.map((r) => ({ ...r, seq: Number(r.seq) })).sort((a, b) => a.seq - b.seq);
     },
@@ -163,7 +164,7 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
 }
 
 /**
- * The claim statement, unprepared (placeholders `limit`, `lease`, `inflight`, `owner`): the relay prepares it once;
+ * The claim statement, unprepared (placeholders `limit`, `lease`, `inflight`, `owner`, `after`): the relay prepares it once;
  * test/relay/claim-plan.test.ts explains exactly this statement.
  */
 export function claimQuery(db: OutboxDb, t: ReturnType<typeof createOutboxTables>['published']) {
@@ -178,6 +179,10 @@ export function claimQuery(db: OutboxDb, t: ReturnType<typeof createOutboxTables
     .where(
       and(
         sql`${t.status} = 'pending'`,
+        // Where the index walk starts (see claimFrom in ./relay.ts): rows with a lower seq were claimed
+        // already, and their dead index entries, with the rows waiting out a backoff among them, need not
+        // be stepped over on every claim.
+        sql`${t.seq} > ${sql.placeholder('after')}::bigint`,
         lte(t.nextAttemptAt, sql`now()`),
         // Never a row this relay still has in flight (its lease ran out while the receipt is awaited):
         // taking it again would send it twice from one relay.

@@ -96,7 +96,8 @@ export function createParser(options: ParserOptions): Parser {
   let command = '';
   let headers: Record<string, string> = {};
   let headerCount = 0;
-  /** Every byte of the frame so far, NUL included once it is known to come; also counted while skipping. */
+  // The frame's size so far: a fixed body and its NUL count once announced, a scanned body only at its end (until
+  // then it is bodyBytes). Skipped bytes count too: a discarded frame's reason gives its whole size.
   let frameBytes = 0;
   // A header line split across chunks.
   let lineParts: Buffer[] = [];
@@ -108,7 +109,9 @@ export function createParser(options: ParserOptions): Parser {
   let bodyBytes = 0;
   // A frame over a limit: from the first limit broken to its end, nothing more is buffered than one header line.
   let discarding = false;
+  /** The longest header line over maxHeaderLine, for the reason. */
   let longestLine = 0;
+  /** Bytes of a content-length body still to skip. */
   let skipLeft = 0;
   // A header line being skipped: its length so far, whether its last byte was CR, how much of
   // CONTENT_LENGTH_PREFIX it starts with (-1: it does not).

@@ -225,7 +225,9 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     if (phase === 'connecting') return close(new OutboxError('E_BROKER_ERROR', `${address} sent ERROR: ${text}`));
     if (!brokerErrors.includes(text)) {
       brokerErrors.push(text);
-      logger.error(`${address} sent ERROR: ${text}`);
+      // Debug only: the connection ends with every ERROR in its reason, and whoever held it (relay, consumer,
+      // producer) says what failed once, in its own words; a line per frame here repeated it, generic ones too.
+      logger.debug(`${address} sent ERROR: ${text}`);
     }
     if (phase === 'failing') return;
     phase = 'failing';

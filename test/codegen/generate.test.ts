@@ -150,21 +150,27 @@ const statements = (text: string) =>
     .map((chunk) => chunk.split('\n').filter((line) => !line.trimStart().startsWith('--')).join('\n').trim())
     .filter(Boolean);
 
-test('drizzle-kit generate over schema.ts gives the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql, 0004_inbox_queue_scope.sql, 0005_pending_due.sql, 0006_relay_owner.sql)', () => {
+test('drizzle-kit generate over schema.ts gives the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql, 0004_inbox_queue_scope.sql, 0005_pending_due.sql, 0006_relay_owner.sql, 0007_failed_rows.sql)', () => {
   // 0001 and 0003 are custom (trigger, UNLOGGED): drizzle-kit cannot say them, outbox-trigger.sql carries them.
   const shipped = (tag: string) => readFileSync(join(ROOT, `drizzle/${tag}.sql`), 'utf8');
   const idle = shipped('0002_relay_idle');
-  // 0006 (the relays table, the rows' owner) is exactly what drizzle-kit writes after 0005.
+  // 0007 (the failed rows' index) is exactly what drizzle-kit writes after 0006.
+  const failedRows = statements(shipped('0007_failed_rows'));
+  const afterRelayOwner = kitGenerate(join(WORK, 'kit-7'), 7);
+  assert.equal(afterRelayOwner.created, ['0007_next.sql']);
+  assert.equal(statements(readFileSync(join(WORK, 'kit-7', '0007_next.sql'), 'utf8')), failedRows);
+  // 0006 (the relays table, the rows' owner) is exactly what drizzle-kit writes after 0005 (with 0007's).
   const relayOwner = statements(shipped('0006_relay_owner'));
   const afterPendingDue = kitGenerate(join(WORK, 'kit-6'), 6);
   assert.equal(afterPendingDue.created, ['0006_next.sql']);
-  assert.equal(statements(readFileSync(join(WORK, 'kit-6', '0006_next.sql'), 'utf8')), relayOwner);
+  assert.equal(statements(readFileSync(join(WORK, 'kit-6', '0006_next.sql'), 'utf8')).filter((st) => !failedRows.includes(st)), relayOwner);
   // 0005 (the claim's index gains next_attempt_at) is exactly what drizzle-kit writes after 0004 (with 0006's).
   const afterScope = kitGenerate(join(WORK, 'kit-5'), 5);
   assert.equal(afterScope.created, ['0005_next.sql']);
   const pendingDue = statements(shipped('0005_pending_due'));
-  assert.equal(statements(readFileSync(join(WORK, 'kit-5', '0005_next.sql'), 'utf8')).filter((st) => !relayOwner.includes(st)), pendingDue);
-  const withoutPendingDue = (list: string[]) => list.filter((st) => !pendingDue.includes(st) && !relayOwner.includes(st));
+  const later = [...relayOwner, ...failedRows];
+  assert.equal(statements(readFileSync(join(WORK, 'kit-5', '0005_next.sql'), 'utf8')).filter((st) => !later.includes(st)), pendingDue);
+  const withoutPendingDue = (list: string[]) => list.filter((st) => !pendingDue.includes(st) && !later.includes(st));
   // 0004 as drizzle-kit writes it: the new key before the column it needs, and the old key's drop commented out.
   const afterIdle = kitGenerate(join(WORK, 'kit-4'), 4);
   assert.equal(afterIdle.created, ['0004_next.sql']);
@@ -179,9 +185,10 @@ test('drizzle-kit generate over schema.ts gives the shipped table migrations (dr
   assert.equal(fromScratch.created, ['0000_next.sql']);
   const init = readFileSync(join(WORK, 'kit-0', '0000_next.sql'), 'utf8');
   // From nothing, drizzle-kit writes all five tables in one file (alphabetical: the idle and relays tables
-  // after outbox_published), the inbox as 0004 leaves it, the rows' owner as 0006 adds it.
+  // after outbox_published), the inbox as 0004 leaves it, the rows' owner as 0006 adds it, 0007's index.
   const expected = shipped('0000_init')
     .replace('USING btree ("seq") WHERE', 'USING btree ("seq","next_attempt_at") WHERE')
+    .replace("WHERE status = 'sent';--> statement-breakpoint\n", `WHERE status = 'sent';--> statement-breakpoint\n${failedRows[0]}--> statement-breakpoint\n`)
     .replace('"sent_at" timestamp with time zone,\n\tCONSTRAINT', '"sent_at" timestamp with time zone,\n\t"owner" integer,\n\tCONSTRAINT')
     .replace('CREATE TABLE "outbox_received"', `${idle.trimEnd()}\n--> statement-breakpoint\n${relayOwner[0]}\n--> statement-breakpoint\nCREATE TABLE "outbox_received"`)
     .replace('"message_id" text PRIMARY KEY NOT NULL', '"message_id" text NOT NULL')

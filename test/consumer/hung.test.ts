@@ -134,7 +134,7 @@ test('outbox consume exits 1 with one line when every slot is hung', async () =>
   children.push(child);
   assert.is(await child.exited, 1, child.output());
   const last = child.output().trim().split('\n').pop()!;
-  assert.match(last, /^outbox: every handler slot \(4\) is held by a handler still running 0\.5 s after consumer\.handlerTimeout/);
+  assert.match(last, /^outbox: E_HANDLER_TIMEOUT: every handler slot \(4\) is held by a handler still running 0\.5 s after consumer\.handlerTimeout/);
 });
 
 test.run();

@@ -43,7 +43,8 @@ export interface Proxy {
   reset(): void;
   /**
    * Forwards exactly `n` more bytes in `direction` (counted over all connections), then `cut()`s.
-   * Resolves when the cut happened; pair with `resume()` to let the client back in.
+   * Resolves when the cut happened (or at once if a later call or `close()` disarms it); pair with
+   * `resume()` to let the client back in.
    */
   cutAfterBytes(n: number, direction: Direction): Promise<void>;
   /** Stops listening and destroys every connection and timer. Idempotent. */
@@ -100,8 +101,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   let latency = 0;
   let accepted = 0;
   let server: net.Server | undefined;
+  let reopening: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
-  let tripwire: { direction: Direction; left: number; fire: () => void } | undefined;
+  let tripwire: { direction: Direction; left: number; fire: () => void; disarm: () => void } | undefined;
 
   const flow = (pipe: Pipe): void => {
     if (pipe.dropped) return;
@@ -259,7 +261,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       if (closing) return;
       stalled = false;
       for (const c of open) for (const pipe of c.pipes) pump(pipe);
-      server ??= await listen(port);
+      // Two resume() calls in a row must not both try to listen on the port.
+      if (!server) reopening ??= listen(port).then((s) => void (server = s)).finally(() => (reopening = undefined));
+      await reopening;
     },
     delay(ms) {
       latency = Math.max(0, ms);
@@ -267,19 +271,22 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     reset() {
       for (const c of open) {
         for (const pipe of c.pipes) drop(pipe);
-        c.client.resetAndDestroy();
-        c.service.resetAndDestroy();
+        for (const socket of [c.client, c.service]) if (!socket.destroyed) socket.resetAndDestroy();
       }
     },
     cutAfterBytes(n, direction) {
+      tripwire?.disarm();
+      tripwire = undefined;
       if (n <= 0) return cut();
       return new Promise<void>((resolve) => {
-        tripwire = { direction, left: n, fire: () => void cut().then(resolve) };
+        tripwire = { direction, left: n, fire: () => void cut().then(resolve), disarm: resolve };
       });
     },
     close() {
       return (closing ??= (async () => {
+        tripwire?.disarm();
         tripwire = undefined;
+        await reopening?.catch(() => undefined);
         stopListening();
         for (const c of open) for (const pipe of c.pipes) drop(pipe);
         for (const socket of sockets) socket.destroy();

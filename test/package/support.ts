@@ -1,6 +1,7 @@
 /** Runs commands as a user's shell would, in a project outside this repository (for pack.test.ts). */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 
 /** The environment a user's shell would have: none of npm's own variables from `npm test`, none of ours. */
@@ -74,4 +75,49 @@ export function terminateOutbox(npx: ChildProcess): void {
   const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
   assert.match(cmdline, /\.bin\/outbox /, `the leaf process of npx is the outbox CLI: ${cmdline}`);
   process.kill(pid, 'SIGTERM');
+}
+
+/** `npm pack` of the repository at `root` (dist/ as built) into `dest`; returns the tarball's path. */
+export function packTarball(root: string, dest: string): string {
+  const pack = run('npm', ['pack', '--ignore-scripts', '--pack-destination', dest, '--silent'], { cwd: root });
+  assert.is(pack.code, 0, pack.output);
+  const name = pack.stdout.trim().split('\n').pop()!;
+  assert.match(name, /^drizzle-outbox-\d+\.\d+\.\d+\.tgz$/);
+  return join(dest, name);
+}
+
+/**
+ * A fresh ESM project at `app` with the tarball and `packages` installed (npm's cache first, the registry
+ * for what it lacks).
+ */
+export function installTarball(app: string, tarball: string, packages: string[], timeout = 120_000, flags: string[] = []) {
+  mkdirSync(app, { recursive: true });
+  writeFileSync(join(app, 'package.json'), '{ "type": "module" }\n');
+  return run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...flags, tarball, ...packages], { cwd: app, timeout });
+}
+
+/** A long-running `node_modules/.bin/outbox …` in `app`, as production runs it (no npx in between). */
+export function startBin(app: string, args: string[], env: Record<string, string>): Started {
+  const child = spawn(join(app, 'node_modules/.bin/outbox'), args, { cwd: app, env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | string>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { child, exited, output: () => out };
+}
+
+/** `run`, without blocking this process (so it can serve what the command talks to, a stand-in API say). */
+export function runAsync(command: string, args: string[], options: RunOptions): Promise<ReturnType<typeof run>> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: userEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, output: `${stdout}${stderr}` });
+    });
+  });
 }

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OutboxError } from '../../src/errors.js';
-import { attribute, destinationNames, namesInBrokerError } from '../../src/relay/attribute.js';
+import { attribute, brokerWords, destinationNames, namesInBrokerError } from '../../src/relay/attribute.js';
 
 const row = (seq: number, destination: string) => ({ seq, destination });
 const precondition = new OutboxError(
@@ -17,6 +17,18 @@ test('RabbitMQ names the queue or exchange in its ERROR text', () => {
   assert.equal(destinationNames('/amq/queue/billing'), ['billing']);
   assert.equal(destinationNames('/exchange/audit/key'), ['audit']);
   assert.equal(destinationNames('/topic/billing'), [], 'a topic SEND declares no queue, so a queue error never names it');
+});
+
+test("a log line quotes the broker's own words: no client prefix, no lowercase tag, no generic Processing error", () => {
+  assert.is(
+    brokerWords(`E_BROKER_ERROR: ${precondition.message}`),
+    "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'billing' in vhost '/': received none but current is the value '10' of type 'long'",
+  );
+  // As the STOMP client joins the ERRORs RabbitMQ sends for one pipelined batch.
+  const several = "127.0.0.1:61613 sent ERROR: Processing error — Processing error · then ERROR: not_found — NOT_FOUND - no exchange 'audit' in vhost '/'";
+  assert.is(brokerWords(several), "NOT_FOUND - no exchange 'audit' in vhost '/'");
+  assert.is(brokerWords('x sent ERROR: Processing error — Processing error'), 'Processing error', 'alone, it is all the broker said');
+  assert.is(brokerWords('the connection to x was closed by the peer'), 'the connection to x was closed by the peer');
 });
 
 test('a broker ERROR blames the rows it names and releases the bystanders', () => {

@@ -25,12 +25,12 @@ test('with 100k rows in backoff ahead of the due ones, the claim uses the pendin
   await t.sql`insert into outbox_published (id, destination, body, headers) select gen_random_uuid(), '/queue/x', '{}'::jsonb, '{}'::jsonb from generate_series(1, 200)`;
   await t.sql`analyze outbox_published`;
   // The very statement the relay prepares, with a relay's values for its placeholders.
-  const values: Record<string, unknown> = { limit: 200, lease: 30, inflight: [], owner: 1 };
+  const values: Record<string, unknown> = { limit: 200, lease: 30, inflight: [], owner: 1, after: 0 };
   const query = claimQuery(t.db, createOutboxTables().published).toSQL();
   const params = query.params.map((p) => (is(p, Placeholder) ? values[p.name] : p)) as never[];
   const plan = (await t.sql.unsafe(`explain ${query.sql}`, params)).map((r) => String(r['QUERY PLAN'])).join('\n');
   assert.not.match(plan, /Seq Scan/, plan);
-  assert.match(plan, /Index Cond: \(next_attempt_at <= now\(\)\)/, plan);
+  assert.match(plan, /Index Cond: \(\(seq > .*\) AND \(next_attempt_at <= now\(\)\)\)/, plan);
   assert.match(plan, /outbox_published_pending_seq_idx/, plan);
 });
 

@@ -130,7 +130,7 @@ test('outbox status (text and --json) and outbox retry', async () => {
 
   const text = await runCli(['status', '--config', file.path]);
   assert.is(text.code, 0, text.output);
-  assert.match(text.output, /pending 1.*sent 3.*failed 2/);
+  assert.match(text.output, /pending 1, oldest .* · failed 2 · sent 3/);
   assert.match(text.output, /\/queue\/billing\s+0\s+0\s+2/);
   assert.match(text.output, /last error for \/queue\/billing: E_BROKER_ERROR/);
   assert.match(text.output, /outbox retry/);

@@ -33,6 +33,8 @@ export const outboxPublished = pgTable(
     index('outbox_published_pending_seq_idx').on(t.seq, t.nextAttemptAt).where(sql`status = 'pending'`),
     // Retention: old sent rows, oldest first.
     index('outbox_published_sent_at_idx').on(t.sentAt).where(sql`status = 'sent'`),
+    // Failed rows per destination, for outbox status, failed and retry.
+    index('outbox_published_failed_idx').on(t.destination, t.seq).where(sql`status = 'failed'`),
     check('outbox_published_status_check', sql`status in ('pending', 'sent', 'failed')`),
   ],
 );
