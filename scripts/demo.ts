@@ -19,7 +19,7 @@ import { generate } from '../codegen/generate.js';
 import { writeGenerated } from '../codegen/write.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { createConsumer } from '../src/consumer/consumer.js';
-import type { Consumer, Payload } from '../src/consumer/types.js';
+import type { Consumer, HandlerContext, Payload } from '../src/consumer/types.js';
 import { migrate } from '../src/db/migrate.js';
 import { outboxPublished } from '../src/db/tables.js';
 import type { OutboxDb } from '../src/db/types.js';
@@ -86,22 +86,19 @@ async function main(): Promise<void> {
     say('   your tables: orders, shipments');
 
     step(3, 'consumers first: RabbitMQ confirms, then DROPS, a /topic/ message no queue is bound to');
-    // The shipping service: ships paid orders. Effect and inbox row commit in one transaction.
+    // The shipping service: ships paid orders. The consumer opens the transaction, and records the message id
+    // in the inbox in it before committing: effect and inbox row commit together.
     const handled: string[] = [];
-    const ship = async (payload: Payload<OrderBody>) => {
+    const ship = async (payload: Payload<OrderBody>, { tx }: HandlerContext) => {
       const order = payload.body;
-      const effect = await db.transaction(async (tx) => {
-        let done = 'nothing to ship yet';
-        if (order.status === 'paid') {
-          const [shipment] = await tx.insert(shipments).values({ orderId: order.id }).returning();
-          done = `shipment #${shipment!.id} written`;
-        }
-        await payload.save(tx); // the message id, in the inbox, in this same transaction
-        return done;
-      });
+      let effect = 'nothing to ship yet';
+      if (order.status === 'paid') {
+        const [shipment] = await tx.insert(shipments).values({ orderId: order.id }).returning();
+        effect = `shipment #${shipment!.id} written`;
+      }
       handled.push(`   order ${order.id} ${order.status.padEnd(4)} → ${effect.padEnd(20)} dop-msg-id ${short(payload.messageId)}  correlation ${payload.correlationId}`);
     };
-    say('   shipping: createConsumer, whose handler writes a shipment for a paid order and payload.save(tx) in one transaction');
+    say('   shipping: createConsumer, whose handler (payload, { tx }) writes a shipment for a paid order in the transaction the consumer opens and commits with the inbox row');
     let subscribed = false;
     const consumerLog = narrated('consumer', ['info', 'warn', 'error'], (text) => (subscribed ||= text.startsWith('consuming ')));
     consumer = createConsumer({ db, config, handler: ship, destination: '/topic/demo-orders', queue: `demo-orders-${suffix}`, logger: consumerLog });

@@ -40,7 +40,10 @@ export type OutboxErrorCode =
   | 'E_INVALID_FRAME'
   /** The message id was already recorded in the inbox: the handler's transaction must roll back. */
   | 'E_DUPLICATE'
-  /** A handler did not finish within `consumer.handlerTimeout`. */
+  /**
+   * A handler did not finish within `consumer.handlerTimeout`; from a consumer's `run()`: every handler slot
+   * has been held by such a hung handler for `handlerTimeout` again, and the consumer gave up.
+   */
   | 'E_HANDLER_TIMEOUT'
   /** `payload.save()` after the message was already acked or nacked (say, after a handler timeout). */
   | 'E_SETTLED'

@@ -16,7 +16,7 @@ export type { HeadersHook } from './publish/headers.js';
 export type { ModelsOf } from './config/define.js';
 export { validateConfig } from './config/validate.js';
 export { createConsumer } from './consumer/consumer.js';
-export type { Payload, Handler, ConsumerOptions, Consumer, ConsumerStats, Outcome } from './consumer/types.js';
+export type { Payload, Handler, HandlerContext, HandlerForm, ConsumerOptions, Consumer, ConsumerStats, Outcome } from './consumer/types.js';
 export { createRelay, type Relay, type RelayOptions } from './relay/relay.js';
 export { outboxStatus, type OutboxStatusReport, type DestinationStatus, type RelayStatus } from './admin/status.js';
 export { retryFailed, type RetryOptions } from './admin/retry.js';

@@ -4,7 +4,9 @@
  * same run on the same pre-filled queue size: a bare-socket STOMP subscriber that ACKs every message
  * (client-individual, same prefetch) and touches no database. For context it also measures the database
  * bound: the same transaction (business insert + inbox insert) with no broker, as many at once as the
- * consumer's concurrency. One JSON line per figure.
+ * consumer's concurrency. Both handler forms: `(payload)` opening its own transaction on postgres.js, and
+ * `(payload, { tx })` in the consumer's transaction on node-postgres, as `outbox consume` runs it. One JSON
+ * line per figure.
  *
  *   npm run bench -- consume          # BENCH_CONSUME_MESSAGES=3000 by default
  */
@@ -14,7 +16,9 @@ import { sql } from 'drizzle-orm';
 import { resolveConfig, type ResolvedConfig } from '../../src/config/resolve.js';
 import { createConsumer } from '../../src/consumer/consumer.js';
 import { subscribeHeaders } from '../../src/consumer/subscription.js';
-import type { Payload } from '../../src/consumer/types.js';
+import type { HandlerContext, Payload } from '../../src/consumer/types.js';
+import { openDatabase } from '../../src/db/open.js';
+import type { OutboxDb } from '../../src/db/types.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { connect } from '../../src/stomp/connect.js';
 import { deleteQueue, rabbitmqctl, STOMP_HOST, STOMP_PORT, uniqueName, waitFor } from '../../test/helpers/broker.js';
@@ -98,19 +102,23 @@ function rawConsume(queue: string, prefetch: number): Promise<number> {
   });
 }
 
-async function inboxConsume(t: TestDatabase, queue: string, concurrency: number, prefetch: number): Promise<number> {
+async function inboxConsume(t: TestDatabase, queue: string, concurrency: number, prefetch: number, pg?: OutboxDb): Promise<number> {
   let started = 0;
-  const handler = async (p: Payload<{ total: string }>) => {
+  const ownTransaction = async (p: Payload<{ total: string }>) => {
     if (!started) started = performance.now();
     await t.db.transaction(async (tx) => {
       await tx.execute(sql`insert into bench_orders (message_id, total) values (${p.messageId}, ${p.body.total})`);
       await p.save(tx);
     });
   };
+  const inConsumerTransaction = async (p: Payload<{ total: string }>, { tx }: HandlerContext) => {
+    if (!started) started = performance.now();
+    await tx.execute(sql`insert into bench_orders (message_id, total) values (${p.messageId}, ${p.body.total})`);
+  };
   const consumer = createConsumer({
-    db: t.db,
+    db: pg ?? t.db,
+    handler: pg ? inConsumerTransaction : ownTransaction,
     config: config(t.url, concurrency, prefetch),
-    handler,
     destination: `/topic/${queue}`,
     queue,
     logger: silentLogger,
@@ -145,18 +153,22 @@ async function dbOnly(t: TestDatabase, parallel: number): Promise<number> {
 }
 
 const t = await createTestDatabase();
+const pg = await openDatabase(config(t.url, 16, 32), { poolSize: 34, connectTimeout: 10 });
 const queues: string[] = [];
 try {
   await t.sql`create table bench_orders (message_id text primary key, total numeric not null, at timestamptz not null default now())`;
   for (const [concurrency, prefetch] of [[1, 1], [16, 32]] as const) {
     const rawQueue = uniqueName('bench-raw');
     const inboxQueue = uniqueName('bench-inbox');
-    queues.push(rawQueue, inboxQueue, `DLQ.${inboxQueue}`);
+    const txQueue = uniqueName('bench-inbox-tx');
+    queues.push(rawQueue, inboxQueue, `DLQ.${inboxQueue}`, txQueue, `DLQ.${txQueue}`);
     const c = config(t.url, concurrency, prefetch);
     await prefill(c, rawQueue);
     await prefill(c, inboxQueue);
+    await prefill(c, txQueue);
     const ceiling = await rawConsume(rawQueue, prefetch);
     const inbox = await inboxConsume(t, inboxQueue, concurrency, prefetch);
+    const inboxTx = await inboxConsume(t, txQueue, concurrency, prefetch, pg.db);
     const database = await dbOnly(t, concurrency);
     console.log(JSON.stringify({ bench: 'consume', figure: 'raw_ceiling', prefetch, messages: MESSAGES, msg_per_s: Math.round(ceiling) }));
     console.log(JSON.stringify({ bench: 'consume', figure: 'db_transaction_ceiling', parallel: concurrency, messages: MESSAGES, tx_per_s: Math.round(database) }));
@@ -173,8 +185,23 @@ try {
         db_ratio: Number((inbox / database).toFixed(3)),
       }),
     );
+    console.log(
+      JSON.stringify({
+        bench: 'consume',
+        figure: 'inbox_consumer_tx_form',
+        concurrency,
+        prefetch,
+        messages: MESSAGES,
+        msg_per_s: Math.round(inboxTx),
+        ceiling_msg_per_s: Math.round(ceiling),
+        ratio: Number((inboxTx / ceiling).toFixed(3)),
+        db_ratio: Number((inboxTx / database).toFixed(3)),
+        vs_own_transaction: Number((inboxTx / inbox).toFixed(3)),
+      }),
+    );
   }
 } finally {
   for (const q of queues) deleteQueue(q);
+  await pg.close();
   await t.drop();
 }

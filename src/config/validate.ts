@@ -1,7 +1,7 @@
 import { resolveTables } from './defaults.js';
 import { CONFIG_KEYS, checkKeys } from './keys.js';
 import { describe, fail } from './problem.js';
-import { checkQueueHeaders } from './queue-headers.js';
+import { checkQueueHeaders, checkQueueType } from './queue-headers.js';
 import type { ResolvedConfig } from './resolved.js';
 import type { OutboxConfig, TableNames } from './types.js';
 import { pascalCase, validateModel } from './validate-model.js';
@@ -60,6 +60,7 @@ export function validateResolved(c: ResolvedConfig): void {
   checkBroker(c.broker);
   checkConsumer(c);
   checkQueueHeaders(c.consumer.queueHeaders);
+  checkQueueType(c.consumer);
   checkDatabase(c);
 }
 

@@ -7,7 +7,7 @@
 import type { Logger } from '../log/logger.js';
 import type { StompMessage, StompSession, Subscription } from '../stomp/types.js';
 import type { Dispatcher } from './dispatch.js';
-import type { ConsumerStats } from './types.js';
+import type { OutcomeCounts } from './types.js';
 import { TIMED_OUT, within } from '../util/within.js';
 
 export interface AttachOptions {
@@ -16,12 +16,14 @@ export interface AttachOptions {
   /** The same on every connection, so the broker sees one consumer coming back. */
   subscriptionId: string;
   dispatcher: Dispatcher;
-  counts: ConsumerStats;
+  counts: OutcomeCounts;
   logger: Logger;
   /** Aborted when shutdown stops waiting for handlers: their database retries give up too. */
   gaveUp: AbortSignal;
   /** A message came on this connection (it proved itself: losing it later is not a quick failure). */
   onDelivered?(): void;
+  /** A message that could not be read (`discarded`) was NACKed, or could not be (`nacked` false). */
+  onUnreadable(message: StompMessage, nacked: boolean): void;
 }
 
 export interface Attachment {
@@ -48,6 +50,13 @@ export function attach(session: StompSession, options: AttachOptions): Attachmen
   const onMessage = (message: StompMessage): void => {
     counts.received++;
     options.onDelivered?.();
+    if (message.discarded) {
+      // Nothing to look up or run: NACKed at once, without waiting for a handler slot. A connection whose
+      // content-length lied ends right after this message, and the NACK must be written before.
+      if (live) session.nack(message, { requeue: 'false' });
+      options.onUnreadable(message, live);
+      return;
+    }
     if (!dispatcher.accepting) {
       // Not acked: the broker redelivers it once this connection closes.
       logger.debug(`shutting down: leaving message ${message.headers['message-id'] ?? ''} for redelivery`);

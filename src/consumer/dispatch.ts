@@ -1,16 +1,29 @@
 /**
- * Runs deliveries with at most `concurrency` handlers at once, in arrival order, and drains them on
+ * Runs deliveries with at most `concurrency` handlers alive at once, in arrival order, and drains them on
  * shutdown. It never touches the socket: handlers are awaited beside it, so frames and heart-beats keep
  * flowing while they run.
+ *
+ * A handler that runs past `consumer.handlerTimeout` has its message NACKed at once, but keeps its slot
+ * until it settles: freeing the slot would let a hung handler pile up behind another (each holding what it
+ * holds — a pooled connection, a lock) until the pool, and with it the consumer's own lookups, ran dry.
+ * Such hung handlers are counted (`stats().hung`) and listed in the log once a minute; when every slot has
+ * been held by one for longer than `consumer.handlerTimeout` again, nothing can progress any more, and the
+ * consumer stops with `E_HANDLER_TIMEOUT` for a supervisor to restart the process.
  */
+import { OutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { deliver, type Delivery, type DeliveryContext } from './deliver.js';
-import type { ConsumerStats } from './types.js';
+import { monotonicMs } from '../util/clock.js';
 import { within } from '../util/within.js';
+import { messageIdOf } from '../wire/headers.js';
+import { deliver } from './deliver.js';
+import type { Delivery, DeliveryContext } from './delivery.js';
+import type { OutcomeCounts } from './types.js';
 
 export interface Dispatcher {
   /** Whether new deliveries are still taken (false once `close` began). */
   readonly accepting: boolean;
+  /** Handlers running past `consumer.handlerTimeout` now (their messages already NACKed). */
+  readonly hung: number;
   /** Queues a delivery; it starts as soon as a handler slot is free. */
   push(delivery: Delivery): void;
   /** Forgets the deliveries not started yet (their connection is gone: the broker redelivers them). */
@@ -22,29 +35,99 @@ export interface Dispatcher {
   close(timeout: number | null): Promise<number>;
 }
 
-export function createDispatcher(ctx: DeliveryContext, concurrency: number, counts: ConsumerStats, logger: Logger): Dispatcher {
+export interface DispatcherOptions {
+  concurrency: number;
+  counts: OutcomeCounts;
+  logger: Logger;
+  /** The consumer cannot go on (all slots hung, its inbox gone): called once, with the reason. */
+  onFatal(error: unknown): void;
+}
+
+/** While handlers are hung, the log lists them this often. */
+export const HUNG_REPORT_EVERY_MS = 60_000;
+
+interface Hung {
+  id: string;
+  /** When its message was NACKed for the timeout (monotonic ms). */
+  since: number;
+}
+
+export function createDispatcher(ctx: DeliveryContext, options: DispatcherOptions): Dispatcher {
+  const { concurrency, counts, logger, onFatal } = options;
   const running = new Set<Promise<void>>();
+  const hung = new Map<object, Hung>();
   const waiting: Delivery[] = [];
+  // How long every slot may stay hung before the consumer gives up: handlerTimeout again, so a handler
+  // still running at twice its limit. No limit, no hung handlers.
+  const hungLimitMs = ctx.handlerTimeout === null ? null : ctx.handlerTimeout * 1000;
+  let watchdog: NodeJS.Timeout | undefined;
+  let reportedAt = 0;
   let accepting = true;
 
   function pump(): void {
     while (accepting && running.size < concurrency && waiting.length > 0) {
       const delivery = waiting.shift()!;
       if (delivery.abandoned.aborted) continue;
-      const done: Promise<void> = deliver(ctx, delivery)
-        .then(
-          (outcome) => void counts[outcome]++,
-          (error: unknown) => {
-            counts.abandoned++;
-            logger.error(`unexpected failure handling a message: ${(error as Error)?.message ?? String(error)}`, error);
-          },
-        )
-        .finally(() => {
-          running.delete(done);
-          pump();
-        });
-      running.add(done);
+      start(delivery);
     }
+  }
+
+  function start(delivery: Delivery): void {
+    let reported = false;
+    const token = {};
+    const slot: Promise<void> = deliver(ctx, delivery, (outcome) => {
+      if (reported) return;
+      reported = true;
+      counts[outcome]++;
+      if (outcome === 'timeout') markHung(token, delivery);
+    })
+      .catch((error: unknown) => {
+        // deliver() rejects only when the consumer cannot go on; the message stays unsettled.
+        if (!reported) counts.abandoned++;
+        onFatal(error);
+      })
+      .finally(() => {
+        running.delete(slot);
+        if (hung.delete(token) && hung.size === 0) stopWatchdog();
+        pump();
+      });
+    running.add(slot);
+  }
+
+  function markHung(token: object, delivery: Delivery): void {
+    hung.set(token, { id: messageIdOf(delivery.message.headers)?.id ?? '?', since: monotonicMs() });
+    if (hung.size === 1) reportedAt = monotonicMs();
+    logger.warn(`${hung.size} of ${concurrency} handler slot(s) held by handlers still running past consumer.handlerTimeout`);
+    if (!watchdog && hungLimitMs !== null) {
+      watchdog = setInterval(check, Math.min(1000, Math.max(50, hungLimitMs / 4)));
+      watchdog.unref();
+    }
+  }
+
+  function check(): void {
+    const now = monotonicMs();
+    const list = [...hung.values()];
+    const describe = () => list.map((h) => `${h.id} (${((now - h.since) / 1000).toFixed(0)} s)`).join(', ');
+    if (hungLimitMs !== null && list.length >= concurrency && list.every((h) => now - h.since >= hungLimitMs)) {
+      stopWatchdog();
+      onFatal(
+        new OutboxError(
+          'E_HANDLER_TIMEOUT',
+          `every handler slot (${concurrency}) is held by a handler still running ${hungLimitMs / 1000} s after consumer.handlerTimeout ` +
+            `(messages ${describe()}, already nacked): stopping, so that a supervisor restarts the process`,
+        ),
+      );
+      return;
+    }
+    if (now - reportedAt >= HUNG_REPORT_EVERY_MS) {
+      reportedAt = now;
+      logger.warn(`${list.length} of ${concurrency} handler slot(s) still held by handlers past consumer.handlerTimeout: messages ${describe()}`);
+    }
+  }
+
+  function stopWatchdog(): void {
+    clearInterval(watchdog);
+    watchdog = undefined;
   }
 
   /** Waits until no handler runs (handlers that finish may start none: `accepting` is false by now). */
@@ -56,6 +139,9 @@ export function createDispatcher(ctx: DeliveryContext, concurrency: number, coun
     get accepting() {
       return accepting;
     },
+    get hung() {
+      return hung.size;
+    },
     push(delivery) {
       waiting.push(delivery);
       pump();
@@ -65,6 +151,7 @@ export function createDispatcher(ctx: DeliveryContext, concurrency: number, coun
     },
     async close(timeout) {
       accepting = false;
+      stopWatchdog();
       const dropped = waiting.splice(0, waiting.length).length;
       if (dropped > 0) logger.info(`shutting down: ${dropped} message(s) not started are left for redelivery`);
       if (running.size === 0 || timeout === 0) return running.size;

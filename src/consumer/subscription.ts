@@ -4,11 +4,28 @@
  * acks instead of cumulative `client`, and lowercase `true`/`false` instead of Python's `False`.
  */
 import type { ConsumerConfig } from '../config/types.js';
+import { destinationProblem } from '../wire/destination.js';
+import { queueNameProblem } from '../wire/queue-name.js';
 
 /** The queue a destination is consumed from by default: its last `/` segment (`/topic/orders` → `orders`). */
 export function defaultQueueName(destination: string): string {
   const last = destination.split('/').filter(Boolean).pop();
   return last ?? destination;
+}
+
+/**
+ * Why a consumer of `destination` on `queue` (default: the destination's last segment) could never
+ * subscribe, or undefined. The destination follows the config's rules; the queue, RabbitMQ's.
+ */
+export function consumeTargetProblem(destination: unknown, queue?: string): string | undefined {
+  const bad = destinationProblem(destination);
+  if (bad) return `destination ${bad}`;
+  if (queue !== undefined && queue !== '') {
+    const problem = queueNameProblem(queue);
+    return problem ? `queue ${problem}` : undefined;
+  }
+  const problem = queueNameProblem(defaultQueueName(destination as string));
+  return problem ? `queue (the destination's last segment, by default) ${problem}: name another queue` : undefined;
 }
 
 /** The dead-letter queue of a queue. */

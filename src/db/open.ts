@@ -6,6 +6,13 @@ import { defaultLogger } from '../log/logger.js';
 import { describeDbError } from './errors.js';
 import type { OutboxDb } from './types.js';
 
+export interface OpenOptions {
+  /** Connections in the node-postgres pool; default 10. */
+  poolSize?: number;
+  /** Seconds to wait for a connection (a new one, or one of the pool's to become free); default (0): no limit. */
+  connectTimeout?: number;
+}
+
 /** A database the CLI opened from the config, and how to close it. */
 export interface OpenedDatabase {
   db: OutboxDb;
@@ -27,15 +34,23 @@ export interface OpenedDatabase {
  * a client is checked out, and an unhandled 'error' event ends the process), and transactions go through
  * `runTransaction` (src/db/transaction.ts), which never leaks a client whose BEGIN failed.
  */
-export async function openDatabase(config: ResolvedConfig, options: { connectTimeout?: number } = {}): Promise<OpenedDatabase> {
+export async function openDatabase(config: ResolvedConfig, options: OpenOptions = {}): Promise<OpenedDatabase> {
   if ('url' in config.database) {
     const url = config.database.url;
     const { default: pg } = await import('pg');
     const { drizzle } = await import('drizzle-orm/node-postgres');
     const logger = defaultLogger('database');
-    // connectTimeout (seconds): a one-shot command should say a host does not answer, not hang for the
-    // operating system's TCP timeout (minutes). Relays and consumers keep node-postgres's default and retry.
-    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: (options.connectTimeout ?? 0) * 1000 });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      // connectTimeout: without one, getting a connection from a host that does not answer waits for the
+      // operating system's TCP timeout (minutes), and from a pool whose connections are all taken, forever.
+      // A one-shot command should say so instead; the consumer bounds each of its own calls. The relay keeps
+      // node-postgres's default and retries.
+      connectionTimeoutMillis: (options.connectTimeout ?? 0) * 1000,
+      // A server that vanished without closing the socket is noticed by TCP keep-alive, not never.
+      keepAlive: true,
+    });
     // An idle client's error reaches the pool; a checked-out one's only the client: both must be heard.
     pool.on('error', (error) => logger.debug(`an idle database connection failed (${describeDbError(error)})`));
     pool.on('connect', (client) => {

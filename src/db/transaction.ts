@@ -14,7 +14,23 @@ import { clientOf, driverOf } from './driver.js';
 import { isConnectionError } from './errors.js';
 import type { OutboxDb, OutboxTx } from './types.js';
 
-export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Promise<T>): Promise<T> {
+export interface TransactionOptions {
+  /**
+   * Aborting closes the transaction's connection (node-postgres only): a statement stuck on it — a lock wait,
+   * a server that stopped answering — fails at once, and PostgreSQL rolls back whatever had not committed.
+   * The only way to put a deadline on a statement already sent, since a connection answers in order. While
+   * no connection has been got from the pool yet, aborting ends that wait (with the signal's reason).
+   */
+  signal?: AbortSignal;
+  /**
+   * Told when `fn` threw and the transaction could then not be rolled back (ROLLBACK failed, as it does on a
+   * dead connection): the failure was the connection's, whatever `fn` threw. `fn`'s error is still the one
+   * thrown.
+   */
+  onRollbackFailed?(error: unknown): void;
+}
+
+export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   let thrown: { error: unknown } | undefined;
   const body = async (tx: OutboxTx): Promise<T> => {
     try {
@@ -24,24 +40,82 @@ export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Prom
       throw error;
     }
   };
+  // drizzle throws the ROLLBACK's error when the rollback itself failed: anything but fn's own error.
+  const unwrap = (error: unknown): unknown => {
+    if (!thrown) return error;
+    if (error !== thrown.error) options.onRollbackFailed?.(error);
+    return thrown.error;
+  };
   if (driverOf(db) !== 'node-postgres' || typeof (clientOf(db) as Pool).totalCount !== 'number') {
     try {
       return await db.transaction(body);
     } catch (error) {
-      throw thrown ? thrown.error : error;
+      throw unwrap(error);
     }
   }
-  const { drizzle } = await import('drizzle-orm/node-postgres');
-  const client: PoolClient = await (clientOf(db) as Pool).connect();
+  const { signal } = options;
+  const client = await checkOut(clientOf(db) as Pool, signal);
+  // A checked-out client has no listener from the pool: an 'error' event (a terminated backend) with none
+  // would end the process.
+  const ignore = (): void => {};
+  client.on('error', ignore);
+  const cut = (): void => void client.end().catch(ignore);
+  signal?.addEventListener('abort', cut, { once: true });
+  if (signal?.aborted) cut();
   let failure: unknown;
   try {
-    // On one checked-out client drizzle's transaction runs BEGIN … COMMIT on it and releases nothing.
-    return await (drizzle({ client }) as unknown as OutboxDb).transaction(body);
+    return await (await drizzleOn(client)).transaction(body);
   } catch (error) {
-    failure = thrown ? thrown.error : error;
+    failure = unwrap(error);
     throw failure;
   } finally {
-    // A connection error (or a commit whose outcome is unknown) must not return the client to the pool.
-    client.release(failure !== undefined && (isConnectionError(failure) || isConnectionError(thrown?.error)) ? (failure as Error) : undefined);
+    signal?.removeEventListener('abort', cut);
+    // A connection error (or a commit whose outcome is unknown) must not return the client to the pool. A
+    // discarded client keeps the listener: it may still report its end after the pool let go of it.
+    const broken = signal?.aborted || (failure !== undefined && (isConnectionError(failure) || isConnectionError(thrown?.error)));
+    if (!broken) client.off('error', ignore);
+    client.release(broken ? ((failure as Error) ?? new Error('transaction aborted')) : undefined);
   }
+}
+
+let nodePostgres: Promise<typeof import('drizzle-orm/node-postgres')> | undefined;
+/** A Drizzle database on one pooled client, made once per client: the pool hands the same few out again and again. */
+const onClients = new WeakMap<PoolClient, OutboxDb>();
+
+/** On one checked-out client, drizzle's transaction runs BEGIN … COMMIT on it and releases nothing. */
+async function drizzleOn(client: PoolClient): Promise<OutboxDb> {
+  const known = onClients.get(client);
+  if (known) return known;
+  const { drizzle } = await (nodePostgres ??= import('drizzle-orm/node-postgres'));
+  const db = drizzle({ client }) as unknown as OutboxDb;
+  onClients.set(client, db);
+  return db;
+}
+
+/**
+ * A client from the pool, unless the signal aborts first: a pool whose connections are all taken (or a
+ * server that stopped answering) would make the wait endless. A client that comes after the abort goes back.
+ */
+async function checkOut(pool: Pool, signal: AbortSignal | undefined): Promise<PoolClient> {
+  if (signal?.aborted) throw signal.reason;
+  const connecting = pool.connect();
+  if (!signal) return connecting;
+  return new Promise<PoolClient>((resolve, reject) => {
+    const onAbort = (): void => {
+      connecting.then((client) => client.release(), () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    connecting.then(
+      (client) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) return;
+        resolve(client);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

@@ -37,8 +37,12 @@ export interface ParserOptions extends ParserLimits {
   /** A frame over a limit was skipped; the parser carries on with the next one. */
   onDiscarded: (frame: DiscardedFrame) => void;
   onHeartbeat?: () => void;
-  /** Fatal: the parser has stopped. */
-  onError: (error: OutboxError) => void;
+  /**
+   * Fatal: the parser has stopped. `frame` is given when a frame's headers were all read before its body
+   * broke the syntax (a `content-length` that does not end the body): enough to settle a MESSAGE by its
+   * ack id before the connection goes, since the broker would otherwise deliver it again, and again.
+   */
+  onError: (error: OutboxError, frame?: Pick<Frame, 'command' | 'headers'>) => void;
 }
 
 export interface Parser {
@@ -115,12 +119,12 @@ export function createParser(options: ParserOptions): Parser {
   let skipCR = false;
   let prefixMatched = 0;
 
-  function fail(code: 'E_PROTOCOL' | 'E_FRAME_TOO_LARGE', message: string): void {
+  function fail(code: 'E_PROTOCOL' | 'E_FRAME_TOO_LARGE', message: string, frame?: Pick<Frame, 'command' | 'headers'>): void {
     failed = true;
     lineParts = [];
     bodyParts = [];
     body = EMPTY;
-    onError(new OutboxError(code, message));
+    onError(new OutboxError(code, message), frame);
   }
 
   function startFrame(): void {
@@ -378,7 +382,9 @@ export function createParser(options: ParserOptions): Parser {
           break;
         }
         case State.Terminator:
-          if (chunk[i] !== NUL) return fail('E_PROTOCOL', `${command} frame body longer than its content-length`);
+          if (chunk[i] !== NUL) {
+            return fail('E_PROTOCOL', `${command} frame body does not end where its content-length (${headers['content-length']}) says: no NUL there`, { command, headers });
+          }
           i++;
           emit(body);
           break;

@@ -81,8 +81,16 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
   const parser = createParser({
     onFrame,
     onDiscarded,
-    onError(error) {
+    onError(error, frame) {
+      // A MESSAGE whose content-length lied: nothing after it can be trusted, but it can still be settled by
+      // its ack id before the connection ends; else the broker would deliver it again on the next one, and
+      // the one after, with every message behind it stuck. The subscriber settles it at once (it is flagged),
+      // and the connection ends after what was written is on its way.
       logger.error(`malformed input from ${address}: ${error.message}`);
+      if (frame?.command === 'MESSAGE' && phase === 'open') {
+        subscriptions.deliver({ command: 'MESSAGE', headers: frame.headers, body: Buffer.alloc(0) }, error);
+        return close(error, true);
+      }
       close(error);
     },
   });
@@ -232,7 +240,8 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     return new OutboxError('E_BROKER_ERROR', `${address} sent ERROR: ${brokerErrors.join(' · then ERROR: ')}`);
   }
 
-  function close(reason: OutboxError | undefined): void {
+  /** Ends the session. `flush`: what was written goes out first, the socket half-closed rather than reset. */
+  function close(reason: OutboxError | undefined, flush = false): void {
     if (phase === 'closed') return;
     const wasConnecting = phase === 'connecting';
     phase = 'closed';
@@ -240,6 +249,7 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     clearTimeout(failingTimer);
     heartbeat?.stop();
     const failure = reason ?? new OutboxError('E_CONNECTION_CLOSED', `the connection to ${address} was closed`);
+    if (flush) writer.flush();
     writer.close(failure);
     socket.off('data', onData);
     socket.off('close', onSocketClose);
@@ -247,7 +257,11 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
     socket.off('error', onSocketError);
     // An 'error' may still be emitted while the socket dies; it must not become an uncaught exception.
     socket.on('error', noop);
-    socket.destroy();
+    if (flush) {
+      // A reset could overtake the bytes just written; a FIN comes after them.
+      socket.end();
+      setTimeout(() => socket.destroy(), FLUSH_GRACE_MS).unref();
+    } else socket.destroy();
     window.failAll(failure);
     receipts.failAll(failure);
     subscriptions.clear();
@@ -365,6 +379,9 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
 
 /** How long to keep reading after an ERROR for the ERRORs that follow it, when the broker does not close. */
 const ERROR_GRACE_MS = 500;
+
+/** How long a socket ended after a last write may linger before it is destroyed (a peer that never closes). */
+const FLUSH_GRACE_MS = 2_000;
 
 /** A SEND waiting for (or holding) a window slot. */
 interface PendingSend {

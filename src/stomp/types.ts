@@ -37,8 +37,10 @@ export interface StompMessage extends Frame {
    * Set (`E_FRAME_TOO_LARGE`, naming the limit and by how much) when the frame was over the parser's limits
    * (16 MiB, 1000 headers, 64 KiB per header line): it was skipped unread, so `body` is empty and `headers` holds
    * what was read within the limits, which includes `ack`, `message-id`, `subscription`, `destination`,
-   * `cap-msg-id` and `dop-msg-id` whenever their own lines are within the line limit. It cannot be handled; NACK
-   * it (by `ackId`) so that the broker dead-letters it instead of redelivering it on every connection.
+   * `cap-msg-id` and `dop-msg-id` whenever their own lines are within the line limit. Set too (`E_PROTOCOL`) for a
+   * MESSAGE whose body does not end where its `content-length` says: delivered with its headers just before the
+   * connection closes. It cannot be handled; NACK it (by `ackId`, in the callback itself) so that the broker
+   * dead-letters it instead of redelivering it on every connection.
    *
    * @example
    * session.subscribe('/queue/a', { ack: 'client-individual' }, (m) => {
@@ -82,7 +84,9 @@ export interface Subscription {
  * - On any ERROR frame or socket close, every pending receipt fails and `closed` resolves with the reason.
  * - Malformed input from the peer closes the connection with `E_PROTOCOL`; it never throws out of a socket
  *   handler. A frame over the size limits closes it with `E_FRAME_TOO_LARGE`, except a MESSAGE: that is delivered
- *   with `discarded` set and an empty body, for the subscriber to NACK.
+ *   with `discarded` set and an empty body, for the subscriber to NACK. A MESSAGE whose `content-length` lied is
+ *   delivered the same way (`E_PROTOCOL`) before the connection closes; what the subscriber writes in its callback
+ *   goes out before the close (a FIN, not a reset).
  */
 export interface StompSession {
   /** The CONNECTED frame's headers (server, version, heart-beat, session). */

@@ -126,7 +126,9 @@ test('a handler past consumer.handlerTimeout is nacked; its late save() throws E
   let lateError: unknown;
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
-  const { consumer, running, queue, destination } = await withConsumer(testConfig(t.url, { handlerTimeout: 0.3 }), async (p) => {
+  // Two slots: the timed-out handler keeps its own until it returns, and the next message takes the other.
+  const config = testConfig(t.url, { handlerTimeout: 0.3, concurrency: 2, prefetchCount: 2 });
+  const { consumer, running, queue, destination } = await withConsumer(config, async (p) => {
     if (p.body.slow) {
       await released;
       try {

@@ -247,6 +247,31 @@ test('MESSAGEs over the limits reach their subscription flagged, bodiless, with 
   session.destroy();
 });
 
+test('a MESSAGE whose content-length lies reaches its subscription flagged E_PROTOCOL, and its NACK goes out before the close', async () => {
+  const fake = await server(async (peer) => {
+    await peer.expect('CONNECT');
+    peer.connected();
+    const sub = await peer.expect('SUBSCRIBE');
+    peer.frame('RECEIPT', { 'receipt-id': sub.headers.receipt! });
+    // content-length 2, a body of 5: where the body should end there is no NUL.
+    peer.write(`MESSAGE\nsubscription:${sub.headers.id}\nmessage-id:m1\nack:a1\ndop-msg-id:d1\ncontent-length:2\n\nhello\0`);
+  });
+  const logger = recordingLogger();
+  const session = await connect({ broker: brokerFor(fake), logger });
+  const got: StompMessage[] = [];
+  const sub = session.subscribe('/queue/a', { ack: 'client-individual' }, (m) => {
+    got.push(m);
+    if (m.discarded) session.nack(m, { requeue: 'false' });
+  });
+  await sub.ready;
+  const nack = await fake.peers[0]!.expect();
+  assert.equal([nack.command, nack.headers.id, nack.headers.requeue], ['NACK', 'a1', 'false']);
+  const reason = await session.closed;
+  assert.is(codeOf(reason), 'E_PROTOCOL');
+  assert.equal(got.map((m) => [m.discarded?.code, m.headers['dop-msg-id'], m.body.length]), [['E_PROTOCOL', 'd1', 0]]);
+  assert.match(got[0]!.discarded!.message, /body does not end where its content-length \(2\) says/);
+});
+
 test('a RECEIPT over the limits: E_FRAME_TOO_LARGE once it has been skipped, and the connection closes', async () => {
   const fake = await server(async (peer) => {
     await peer.expect('CONNECT');

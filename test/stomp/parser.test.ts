@@ -1,6 +1,7 @@
 /** The frame parser: a varied corpus, split at every byte offset, decodes exactly the same. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createParser } from '../../src/stomp/parser.js';
 import { parseAll, parseChunks, plain, type Parsed } from './parse-all.js';
 
 const b = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s));
@@ -151,6 +152,19 @@ for (const [name, wire, code] of [
     assert.is(parsed.frames.length, 0, 'nothing is emitted after the error: the parser stops');
   });
 }
+
+test('a content-length that does not end the body (either way): the error comes with the frame, so a MESSAGE can still be settled', () => {
+  for (const [length, body] of [[2, 'abc'], [9, 'abc\0MESSAGE\n\n\0']] as const) {
+    const seen: Array<{ code: string; frame?: { command: string; headers: Record<string, string> } }> = [];
+    const parser = createParser({ onFrame: () => seen.push({ code: 'frame' }), onDiscarded: () => {}, onError: (e, frame) => seen.push({ code: e.code, frame }) });
+    parser.push(b(`MESSAGE\nack:a1\nsubscription:s1\ncontent-length:${length}\n\n${body}\0`));
+    assert.equal(seen, [{ code: 'E_PROTOCOL', frame: { command: 'MESSAGE', headers: { ack: 'a1', subscription: 's1', 'content-length': String(length) } } }]);
+  }
+  // A syntax error before the headers end comes alone: there is no frame to settle.
+  const errors: unknown[] = [];
+  createParser({ onFrame: () => {}, onDiscarded: () => {}, onError: (e, frame) => errors.push(frame) }).push(b('MESSAGE\nack:a1\nnocolon\n\n\0'));
+  assert.equal(errors, [undefined]);
+});
 
 test('CONNECTED keeps a backslash sequence that would be an undefined escape elsewhere', () => {
   const parsed = parseAll(b('CONNECTED\nversion:1.2\nserver:a\\tb\n\n\0'));

@@ -5,7 +5,9 @@ import type { ConsumerConfig } from '../../../src/config/types.js';
 import { createConsumer } from '../../../src/consumer/consumer.js';
 import { deadLetterHeaders, subscribeHeaders } from '../../../src/consumer/subscription.js';
 import type { ConsumerOptions, Consumer } from '../../../src/consumer/types.js';
-import { silentLogger } from '../../../src/log/logger.js';
+import { openDatabase } from '../../../src/db/open.js';
+import type { OutboxDb } from '../../../src/db/types.js';
+import { silentLogger, type Logger } from '../../../src/log/logger.js';
 import { connect } from '../../../src/stomp/connect.js';
 import type { StompSession } from '../../../src/stomp/types.js';
 import { deleteQueue, rabbitmqctl, STOMP_HOST, STOMP_PORT } from '../../helpers/broker.js';
@@ -106,3 +108,27 @@ export function startConsumer<T>(options: Omit<ConsumerOptions<T>, 'logger'> & {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A logger that keeps every line (level and text), for tests that read what the consumer said. */
+export function captureLogger(echo = !!process.env.ECHO): Logger & { lines: Array<{ level: string; text: string }>; said(pattern: RegExp): string[] } {
+  const lines: Array<{ level: string; text: string }> = [];
+  const log = (level: string) => (...args: unknown[]) => {
+    const text = args.filter((a) => !(a instanceof Error)).map(String).join(' ');
+    lines.push({ level, text });
+    if (echo) console.log(`[${level}] ${text}`);
+  };
+  return {
+    lines,
+    debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'),
+    said: (pattern) => lines.filter((l) => pattern.test(l.text)).map((l) => l.text),
+  };
+}
+
+/**
+ * The database as `outbox consume` opens it from a postgres:// URL: node-postgres, with the error listeners
+ * that let it live through PostgreSQL restarts.
+ */
+export async function nodePostgres(url: string): Promise<{ db: OutboxDb; close(): Promise<void> }> {
+  const opened = await openDatabase(testConfig(url), { poolSize: 10, connectTimeout: 10 });
+  return { db: opened.db, close: () => opened.close() };
+}

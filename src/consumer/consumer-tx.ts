@@ -1,0 +1,185 @@
+/**
+ * The `(payload, { tx })` form: the consumer opens the transaction (runTransaction: on node-postgres, a
+ * client it checks out and always gives back), runs the handler in it, records the message in the inbox
+ * (`payload.save(tx)`) and commits. Because the transaction is the consumer's, it knows what failed:
+ *
+ * | where it failed                | why                                      | then                                      |
+ * |--------------------------------|------------------------------------------|-------------------------------------------|
+ * | BEGIN (or getting a connection)| an outage                                | wait (database backoff), run it again     |
+ * | the handler                    | the connection broke (ROLLBACK failed),  | wait, run the handler again               |
+ * |                                | a serialisation failure or deadlock      |                                           |
+ * | the handler                    | anything else it threw                   | NACK (`failed`)                           |
+ * | the handler, past its timeout  | —                                        | NACK (`timeout`), close the connection    |
+ * | the inbox insert               | E_DUPLICATE                              | ACK once a committed row is confirmed     |
+ * | the inbox insert               | an outage or its deadline                | wait, run it again                        |
+ * | the inbox insert               | the row cannot be stored                 | NACK (`invalid`)                          |
+ * | COMMIT                         | an outage: the outcome is unknown        | look for the inbox row: ACK, or run again |
+ * | COMMIT                         | a deferred constraint (the handler's)    | NACK (`failed`)                           |
+ *
+ * While it waits, the message keeps its prefetch slot: a database outage pauses consumption instead of
+ * dead-lettering what arrives. It is never dead-lettered for an outage.
+ */
+import { describeDbError, sqlState } from '../db/errors.js';
+import { runTransaction } from '../db/transaction.js';
+import { withCorrelationId } from '../publish/correlation.js';
+import { databaseRetry } from '../util/retry.js';
+import { sleep } from '../util/sleep.js';
+import { TIMED_OUT, within } from '../util/within.js';
+import { classifyDbFailure, deadlineExceeded, setupFailure } from './db-failure.js';
+import {
+  confirmDuplicate, outlive, readInbox, settle, startHandler, timeoutMs,
+  type Delivery, type DeliveryContext, type HandlerResult, type Report,
+} from './delivery.js';
+import { GAVE_UP, STATEMENT_DEADLINE_MS } from './inbox-read.js';
+import { createPayload, type PayloadInit, type PayloadState } from './payload.js';
+
+export async function inConsumerTransaction(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report): Promise<void> {
+  const policy = databaseRetry(ctx.maxBackoff);
+  for (let failures = 0; ; failures++) {
+    const attempt = await attemptOnce(ctx, delivery, init, report);
+    if (attempt === DONE) {
+      ctx.transactions.recovered();
+      return;
+    }
+    const seconds = policy.delay(failures);
+    ctx.transactions.failed(attempt.outage, seconds);
+    if (!(await sleep(seconds * 1000, delivery.abandoned))) return report('abandoned');
+  }
+}
+
+const DONE = Symbol('done');
+type Attempt = typeof DONE | { outage: unknown };
+
+/** Thrown inside the transaction to roll it back for a reason already handled. */
+const TIMED_OUT_ROLLBACK = Symbol('handler timed out');
+const NACKED_ROLLBACK = Symbol('handler nacked');
+
+type Stage = 'begin' | 'handler' | 'save' | 'commit';
+
+async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report): Promise<Attempt> {
+  const id = init.messageId;
+  // A payload per attempt: nothing the handler did in a rolled-back attempt carries over.
+  const { payload, state } = createPayload(init, ctx.inbox);
+  const cut = new AbortController();
+  const gaveUp = new AbortController();
+  const signal = AbortSignal.any([gaveUp.signal, delivery.abandoned]);
+  let stage: Stage = 'begin';
+  let running: Promise<HandlerResult> | undefined;
+  let rollbackFailed: { error: unknown } | undefined;
+  // The consumer's own statements have a deadline (BEGIN here, the inbox insert and COMMIT below), enforced
+  // by closing the connection; the handler's time in between is consumer.handlerTimeout's.
+  const expire = (what: string) => setTimeout(() => cut.abort(deadlineExceeded(what, STATEMENT_DEADLINE_MS)), STATEMENT_DEADLINE_MS);
+  let deadline: NodeJS.Timeout | undefined = expire('open a transaction');
+  try {
+    await runTransaction(
+      ctx.db,
+      async (tx) => {
+        clearTimeout(deadline);
+        stage = 'handler';
+        running = startHandler(() => withCorrelationId(payload.correlationId, () => ctx.handler(payload, { tx, signal })));
+        const result = await within(running, { ms: timeoutMs(ctx) });
+        if (result === TIMED_OUT) {
+          // NACK now, not once the rollback is through: a hung handler's statement may hold the connection.
+          ctx.logger.warn(
+            `handler ran past ${ctx.handlerTimeout} s on message ${id}: nacking it to ${ctx.deadLetterQueue}; ` +
+              'its transaction is closed, and it keeps its slot until it returns',
+          );
+          report(settle(ctx, delivery, 'nack', 'timeout', state));
+          gaveUp.abort();
+          cut.abort();
+          throw TIMED_OUT_ROLLBACK;
+        }
+        if (result.kind === 'threw') throw result.error;
+        if (state.nacked) throw NACKED_ROLLBACK;
+        stage = 'save';
+        deadline = expire('record the message and commit');
+        await payload.save(tx);
+        stage = 'commit';
+      },
+      { signal: cut.signal, onRollbackFailed: (error) => (rollbackFailed = { error }) },
+    );
+  } catch (error) {
+    clearTimeout(deadline);
+    if (error === TIMED_OUT_ROLLBACK) {
+      await outlive(ctx, running!, id);
+      return DONE;
+    }
+    return failed(ctx, delivery, { id, state, stage, error, rollbackFailed, report });
+  }
+  clearTimeout(deadline);
+  report(settle(ctx, delivery, 'ack', 'acked', state));
+  return DONE;
+}
+
+interface Failure {
+  id: string;
+  state: PayloadState;
+  stage: Stage;
+  error: unknown;
+  rollbackFailed: { error: unknown } | undefined;
+  report: Report;
+}
+
+async function failed(ctx: DeliveryContext, delivery: Delivery, f: Failure): Promise<Attempt> {
+  const { logger, deadLetterQueue: dlq } = ctx;
+  const { id, state, error, report } = f;
+  if (error === NACKED_ROLLBACK) {
+    logger.info(`handler nacked message ${id}: its transaction rolled back; dead-lettering it to ${dlq}`);
+    report(settle(ctx, delivery, 'nack', 'nacked', state));
+    return DONE;
+  }
+  // Whoever's save() it was, the handler's or ours: ACK only what a committed row holds.
+  if (state.duplicate && f.stage !== 'commit') {
+    report(await confirmDuplicate(ctx, delivery, id, state));
+    return DONE;
+  }
+  const kind = classifyDbFailure(error);
+  switch (f.stage) {
+    case 'begin':
+      if (kind === 'setup') throw setupFailure('open a transaction', error);
+      // Nothing of the message's has run yet: whatever stops a transaction from starting is the database's.
+      return { outage: error };
+    case 'handler': {
+      // The connection broke under the handler (the ROLLBACK could not be sent either), or PostgreSQL chose
+      // it as the victim of a deadlock or a serialisation conflict: the transaction, not the message, failed.
+      if (f.rollbackFailed) return { outage: f.rollbackFailed.error };
+      if (/^40/.test(sqlState(error) ?? '')) return { outage: error };
+      const e = error as Error;
+      logger.error(`handler threw on message ${id}: ${e?.message ?? String(error)}; its transaction rolled back; dead-lettering it to ${dlq}`, error);
+      report(settle(ctx, delivery, 'nack', 'failed', state));
+      return DONE;
+    }
+    case 'save':
+      if (kind === 'outage') return { outage: error };
+      if (kind === 'setup') throw setupFailure('record the message in the inbox', error);
+      if (sqlState(error) === '25P02') {
+        logger.error(`message ${id}: the handler caught a failed statement and returned, but the failure aborted its transaction; dead-lettering it to ${dlq}`);
+        report(settle(ctx, delivery, 'nack', 'failed', state));
+        return DONE;
+      }
+      logger.error(`message ${id} cannot be recorded in the inbox (${describeDbError(error)}); its transaction rolled back; dead-lettering it to ${dlq}`);
+      report(settle(ctx, delivery, 'nack', 'invalid', state));
+      return DONE;
+    case 'commit': {
+      if (kind !== 'outage') {
+        logger.error(`the transaction of message ${id} could not commit (${describeDbError(error)}); dead-lettering it to ${dlq}`);
+        report(settle(ctx, delivery, 'nack', 'failed', state));
+        return DONE;
+      }
+      // The COMMIT may or may not have reached the database: its inbox row says which.
+      const committed = await readInbox(ctx, delivery, 'check whether a commit whose answer was lost went through', () => ctx.inbox.isCommitted(id));
+      if (committed === GAVE_UP) {
+        report('abandoned');
+        return DONE;
+      }
+      if (committed === true) {
+        report(settle(ctx, delivery, 'ack', 'acked', state));
+        return DONE;
+      }
+      if (committed === false) return { outage: error };
+      logger.error(`message ${id}: its commit's answer was lost and the check for its inbox row failed (${committed.problem}); dead-lettering it to ${dlq}`);
+      report(settle(ctx, delivery, 'nack', 'failed', state));
+      return DONE;
+    }
+  }
+}
