@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /**
  * The defaults are written down three times: src/config/defaults.ts (the values the code uses), the
  * `@defaultValue` of each option in src/config/types.ts, and the README's settings tables. This test parses

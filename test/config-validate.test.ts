@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /**
  * One validation pass (resolveConfig): unknown keys are named with the key they are closest to, every setting
  * is checked as the runtime will use it, and each mistake is an E_CONFIG whose message starts with the key path.

@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /**
  * The import graph of src/ and codegen/ is a strict stack of floors (.dependency-cruiser.cjs): no module
  * imports from a floor above its own, and there are no cycles. A violation fails here with its path.

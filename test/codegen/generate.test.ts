@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 // `outbox generate` as text (golden files, byte-identical re-runs) and as types (`tsc --noEmit` over the output
 // and the type tests), and the generated schema against the library's own tables and migrations.
 import { spawnSync } from 'node:child_process';

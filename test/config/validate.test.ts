@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 // Every config mistake is an E_CONFIG naming the model and the key, and `outbox generate` then writes nothing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /**
  * The default logger writes one line per entry: consola's own reporters put blank lines around warnings
  * and errors and an Error's stack over many lines, which log collectors read as many events.

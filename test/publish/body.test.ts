@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 // The body rules and the headers of an outbox row, without a database.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /** Where a claim starts: just below the highest seq claimed, and a full sweep from the start once per rescan period. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

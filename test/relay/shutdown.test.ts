@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /**
  * Shutdown and the failure sink: a failure that happened before the shutdown began is judged as it came
  * (a poison row must not dodge its attempt by failing just before a restart), and giving up on writes

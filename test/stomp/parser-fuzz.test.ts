@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /**
  * Fuzzing the parser with random and mutated bytes (seeded, bounded): it never throws, never hits its
  * internal catch-all, stops only at a fatal error, holds no more than its limits, decodes the same whatever

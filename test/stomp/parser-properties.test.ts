@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /**
  * Properties of the frame codec, checked by fast-check over generated frames and chunkings:
  * serialize-then-parse gives the frame back; the chunking never changes what is parsed; a frame over a limit,

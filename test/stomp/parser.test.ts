@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /** The frame parser: a varied corpus, split at every byte offset, decodes exactly the same. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

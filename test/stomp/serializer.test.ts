@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /** Header escaping and frame encoding, checked against the exact bytes and against our parser. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,3 +1,4 @@
+// @offline: no database, no broker
 /** The in-memory transport keeps the Publisher contract (the suite in ./conformance.ts). */
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
