@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
 import { retry } from '../util/retry.js';
 import { isOutboxError } from '../errors.js';
+import type { RelayMetrics } from '../telemetry/metrics.js';
 import { attribute, brokerWords, errorMessage, type FailedSend, type Verdict } from './attribute.js';
 import type { Breaker } from './breaker.js';
 import type { ClaimCursor } from './cursor.js';
@@ -38,6 +39,7 @@ export function createFailureSink(options: {
   breaker?: Pick<Breaker, 'trip' | 'suspect' | 'holdSeconds'>;
   /** Told when released rows are due again, so the next claim looks behind its cursor. */
   cursor?: Pick<ClaimCursor, 'rewind'>;
+  metrics?: Pick<RelayMetrics, 'retried' | 'failed'>;
 }): FailureSink {
   const { statements, policy, logger, breaker } = options;
   let collected: Array<FailedSend<ClaimedRow> & { atShutdown: boolean }> = [];
@@ -112,6 +114,7 @@ export function createFailureSink(options: {
         logger.error(`${given.length} row(s) to ${destinations} are now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)`);
         options.onFailed?.(given.length);
       }
+      countFates(rows, given);
       await write('a failed send', () => statements.fail(rows, message, policy));
     }
     for (const [, rows] of groupByMessage([...verdict.release, ...verdict.suspect])) {
@@ -119,6 +122,16 @@ export function createFailureSink(options: {
       logger.info(`${rows.length} other send(s) in flight on that connection released for a prompt retry (attempt given back)`);
       await write('released rows', () => statements.release(rows, true, null));
       options.cursor?.rewind();
+    }
+  }
+
+  /** Per destination: the rows given up on, and the others, which are tried again. */
+  function countFates(rows: ClaimedRow[], given: ClaimedRow[]): void {
+    if (!options.metrics) return;
+    for (const destination of new Set(rows.map((r) => r.destination))) {
+      const failed = given.filter((r) => r.destination === destination).length;
+      options.metrics.failed(destination, failed);
+      options.metrics.retried(destination, rows.filter((r) => r.destination === destination).length - failed);
     }
   }
 
