@@ -3,7 +3,7 @@
  * receipts of a connection in one go, so failures are gathered for one turn of the event loop and judged
  * together (`attribute`): the culprit gets a failed attempt with backoff, bystanders are released.
  */
-import type { Logger } from '../log/logger.js';
+import { logFields, type Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
 import { retry } from '../util/retry.js';
 import { isOutboxError } from '../errors.js';
@@ -26,6 +26,8 @@ export interface FailureSink {
   /** Stop retrying failed writes (the drain's time is up): the rows come back after their lease. */
   abandon(): void;
 }
+
+const refusal = (destination: string, count: number) => logFields({ destination, count, error_code: 'E_BROKER_ERROR' });
 
 /** A failed write of a row's fate is tried this often (0.5 s, 1 s, 2 s, 4 s apart) before it is left to the lease. */
 const WRITE_TRIES = 5;
@@ -78,13 +80,14 @@ export function createFailureSink(options: {
       const blamed = verdict.blame.filter((b) => b.refused && b.row.destination === destination);
       const words = brokerWords(blamed[0]!.message);
       if (!breaker) {
-        logger.warn(`the broker refused ${destination}: ${words} — ${blamed.length} row(s) charged an attempt, retried with backoff`);
+        logger.warn(`the broker refused ${destination}: ${words} — ${blamed.length} row(s) charged an attempt, retried with backoff`, refusal(destination, blamed.length));
         continue;
       }
       breaker.trip(destination);
       logger.warn(
         `the broker refused ${destination}: ${words} — its rows are held (${blamed.length} charged an attempt), ` +
           `one probe on a connection of its own in ${breaker.holdSeconds(destination).toFixed(1)} s`,
+        refusal(destination, blamed.length),
       );
     }
     const suspects = new Set(verdict.suspect.map((s) => s.row.destination));
@@ -109,9 +112,9 @@ export function createFailureSink(options: {
       const given = rows.filter((r) => r.attempts >= policy.maxAttempts);
       const destinations = [...new Set(rows.map((r) => r.destination))].join(', ');
       // A refusal was told as it was judged.
-      if (!rows.every((r) => refused.has(r.id))) logger.warn(`${rows.length} send(s) to ${destinations} failed, will retry with backoff: ${message}`);
+      if (!rows.every((r) => refused.has(r.id))) logger.warn(`${rows.length} send(s) to ${destinations} failed, will retry with backoff: ${message}`, logFields({ destination: destinations, count: rows.length }));
       if (given.length) {
-        logger.error(`${given.length} row(s) to ${destinations} are now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)`);
+        logger.error(`${given.length} row(s) to ${destinations} are now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)`, logFields({ destination: destinations, count: given.length }));
         options.onFailed?.(given.length);
       }
       countFates(rows, given);

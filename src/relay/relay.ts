@@ -14,7 +14,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { describeDbError, isSchemaMissing, isSetupError } from '../db/errors.js';
 import type { OutboxDb } from '../db/types.js';
 import { OutboxError } from '../errors.js';
-import { defaultLogger, type Logger } from '../log/logger.js';
+import { defaultLogger, logFields, type Logger } from '../log/logger.js';
 import { createRetention } from '../retention/retention.js';
 import { healthPart } from '../telemetry/health.js';
 import { createRelayMetrics } from '../telemetry/metrics.js';
@@ -160,7 +160,7 @@ export function createRelay(options: RelayOptions): Relay {
       health.set(`lost the broker connection (${reason.code})`);
       if (reason.code === 'E_RECEIPT_TIMEOUT') gate.stoppedConfirming();
       else if (quietReconnect) logger.debug(`the broker closed the connection on an ERROR (${reason.message}); reconnecting`);
-      else logger.warn(`lost the broker connection (${reason.code}: ${reason.message}); reconnecting`);
+      else logger.warn(`lost the broker connection (${reason.code}: ${reason.message}); reconnecting`, logFields({ error_code: reason.code }));
       wake.poke();
     },
   });
