@@ -7,6 +7,7 @@
  * inside a span would. Target: cost = 1 − on/off < 0.10 for both.
  *
  *   npm run bench -- telemetry     # BENCH_TELEMETRY_ROWS (relay, 10,000), BENCH_TELEMETRY_MESSAGES (consumer, 2,000), BENCH_TELEMETRY_RUNS (3)
+ *   BENCH_TELEMETRY_FIGURES=consumer BENCH_TELEMETRY_CONTEXT_MANAGER=0 npx tsx scripts/bench/telemetry.bench.ts
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +31,9 @@ import { insertBacklog, testConfig } from '../../test/relay/rows.js';
 const ROWS = Number(process.env.BENCH_TELEMETRY_ROWS ?? 10_000);
 const MESSAGES = Number(process.env.BENCH_TELEMETRY_MESSAGES ?? 2_000);
 const RUNS = Number(process.env.BENCH_TELEMETRY_RUNS ?? 3);
+const FIGURES = (process.env.BENCH_TELEMETRY_FIGURES ?? 'relay,consumer').split(',');
+/** `0`: the SDK without the async-hooks context manager, to tell its cost from the library's hooks. */
+const CONTEXT_MANAGER = process.env.BENCH_TELEMETRY_CONTEXT_MANAGER !== '0';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
@@ -42,7 +46,7 @@ function enable(): () => Promise<number> {
   const tracer = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(spans)] });
   const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 60_000 });
   const meter = new MeterProvider({ readers: [reader] });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  if (CONTEXT_MANAGER) context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(tracer);
   metrics.setGlobalMeterProvider(meter);
   return async () => {
@@ -149,6 +153,7 @@ async function compare(figure: string, t: TestDatabase, run: (t: TestDatabase) =
     on_runs: on.map((x) => round(x)),
     spans_last_run: spans,
     cost: round(cost, 3),
+    context_manager: CONTEXT_MANAGER,
     target: '< 0.10',
     met: cost < 0.1,
   });
@@ -157,8 +162,8 @@ async function compare(figure: string, t: TestDatabase, run: (t: TestDatabase) =
 const t = await createTestDatabase();
 try {
   await t.sql`create table bench_orders (message_id text primary key, total numeric not null)`;
-  await compare('relay throughput, telemetry on vs off', t, relayRun);
-  await compare('consumer throughput, telemetry on vs off', t, consumerRun);
+  if (FIGURES.includes('relay')) await compare('relay throughput, telemetry on vs off', t, relayRun);
+  if (FIGURES.includes('consumer')) await compare('consumer throughput, telemetry on vs off', t, consumerRun);
 } finally {
   await t.drop();
 }
