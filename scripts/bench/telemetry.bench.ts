@@ -6,7 +6,7 @@
  * in alternating order, medians of RUNS each. Every row and message carries a `traceparent`, as one written
  * inside a span would. Target: cost = 1 − on/off < 0.10 for both.
  *
- *   npm run bench -- telemetry     # BENCH_TELEMETRY_ROWS (relay, 10,000), BENCH_TELEMETRY_MESSAGES (consumer, 2,000), BENCH_TELEMETRY_RUNS (3)
+ *   npm run bench -- telemetry     # BENCH_TELEMETRY_ROWS (relay, 10,000), BENCH_TELEMETRY_MESSAGES (consumer, 2,000), BENCH_TELEMETRY_RUNS (5)
  *   BENCH_TELEMETRY_FIGURES=consumer BENCH_TELEMETRY_CONTEXT_MANAGER=0 npx tsx scripts/bench/telemetry.bench.ts
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -30,7 +30,7 @@ import { insertBacklog, testConfig } from '../../test/relay/rows.js';
 
 const ROWS = Number(process.env.BENCH_TELEMETRY_ROWS ?? 10_000);
 const MESSAGES = Number(process.env.BENCH_TELEMETRY_MESSAGES ?? 2_000);
-const RUNS = Number(process.env.BENCH_TELEMETRY_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_TELEMETRY_RUNS ?? 5);
 const FIGURES = (process.env.BENCH_TELEMETRY_FIGURES ?? 'relay,consumer').split(',');
 /** `0`: the SDK without the async-hooks context manager, to tell its cost from the library's hooks. */
 const CONTEXT_MANAGER = process.env.BENCH_TELEMETRY_CONTEXT_MANAGER !== '0';
@@ -128,19 +128,33 @@ async function consumerRun(t: TestDatabase): Promise<number> {
   return MESSAGES / seconds;
 }
 
-async function compare(figure: string, t: TestDatabase, run: (t: TestDatabase) => Promise<number>): Promise<void> {
+/**
+ * RUNS rounds of one run off and one on, in alternating order (neither side always runs on a warmer, or more
+ * crowded, machine). Besides the medians of msg/s: the median of each round's on/off ratio (a round's two
+ * runs share the machine's mood, so this drifts less on a shared machine), and this process's CPU time per
+ * message (the relay or consumer and the SDK run here; PostgreSQL and RabbitMQ do not), which other work on
+ * the machine hardly moves.
+ */
+async function compare(figure: string, t: TestDatabase, run: (t: TestDatabase) => Promise<number>, messages: number): Promise<void> {
   const off: number[] = [];
   const on: number[] = [];
+  const cpu = { off: [] as number[], on: [] as number[] };
   let spans = 0;
+  const measured = async (side: 'off' | 'on') => {
+    const before = process.cpuUsage();
+    const rate = await run(t);
+    const used = process.cpuUsage(before);
+    cpu[side].push((used.user + used.system) / messages);
+    (side === 'off' ? off : on).push(rate);
+  };
   for (let i = 0; i < RUNS; i++) {
-    // Alternating order: neither side always runs on a warmer (or more crowded) machine.
     for (const enabled of i % 2 === 0 ? [false, true] : [true, false]) {
       if (!enabled) {
-        off.push(await run(t));
+        await measured('off');
         continue;
       }
       const disable = enable();
-      on.push(await run(t));
+      await measured('on');
       spans = await disable();
     }
   }
@@ -151,6 +165,8 @@ async function compare(figure: string, t: TestDatabase, run: (t: TestDatabase) =
     on_msg_s: round(median(on)),
     off_runs: off.map((x) => round(x)),
     on_runs: on.map((x) => round(x)),
+    paired_cost: round(1 - median(on.map((x, k) => x / off[k]!)), 3),
+    cpu_us_per_msg: { off: round(median(cpu.off), 1), on: round(median(cpu.on), 1) },
     spans_last_run: spans,
     cost: round(cost, 3),
     context_manager: CONTEXT_MANAGER,
@@ -162,8 +178,8 @@ async function compare(figure: string, t: TestDatabase, run: (t: TestDatabase) =
 const t = await createTestDatabase();
 try {
   await t.sql`create table bench_orders (message_id text primary key, total numeric not null)`;
-  if (FIGURES.includes('relay')) await compare('relay throughput, telemetry on vs off', t, relayRun);
-  if (FIGURES.includes('consumer')) await compare('consumer throughput, telemetry on vs off', t, consumerRun);
+  if (FIGURES.includes('relay')) await compare('relay throughput, telemetry on vs off', t, relayRun, ROWS);
+  if (FIGURES.includes('consumer')) await compare('consumer throughput, telemetry on vs off', t, consumerRun, MESSAGES);
 } finally {
   await t.drop();
 }

@@ -129,6 +129,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
       },
     };
     let current: Attachment | undefined;
+    health.start();
     try {
       while (!signal.aborted) {
         const session = await link.ensure(signal);

@@ -225,6 +225,7 @@ export function createRelay(options: RelayOptions): Relay {
   async function loop(signal: AbortSignal): Promise<void> {
     const inflight = new Set<Promise<void>>();
     try {
+      health.start();
       if (!(await announce(signal))) return;
       await instance.start();
       await wake.start();

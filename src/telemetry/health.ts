@@ -5,7 +5,9 @@
  */
 
 export interface HealthPart {
-  /** `null`: fine; otherwise why not, in one line. */
+  /** Counts from now on, not ready until the first `set(null)`: called as its relay or consumer starts running. */
+  start(): void;
+  /** `null`: fine; otherwise why not, in one line. Ignored unless started. */
   set(problem: string | null): void;
   /** The part is gone (its relay or consumer stopped). */
   dispose(): void;
@@ -13,11 +15,11 @@ export interface HealthPart {
 
 const parts = new Map<object, { name: string; problem: string | null }>();
 
-/** Registers a part, not ready until its first `set(null)`. */
+/** A part of the process's readiness; nothing until `start()`, so a relay made but never run is no part. */
 export function healthPart(name: string, initially = 'not connected to the broker yet'): HealthPart {
   const key = {};
-  parts.set(key, { name, problem: initially });
   return {
+    start: () => void parts.set(key, { name, problem: initially }),
     set(problem) {
       const part = parts.get(key);
       if (part) part.problem = problem;
