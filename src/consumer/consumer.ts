@@ -160,6 +160,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
       await current?.close();
       await within(retention.stop(), { ms: RETENTION_STOP_MS });
       health.dispose();
+      metrics.close();
       logger.info(`consumer of ${queue} stopped (${summary({ ...counts, hung: handlers.hung })})`);
     }
     if (failed.signal.aborted) throw failed.signal.reason;
