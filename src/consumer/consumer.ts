@@ -71,7 +71,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   };
   let dispatcher: Dispatcher | undefined;
   // Telemetry (README "Telemetry"): no-ops without @opentelemetry/api.
-  const metrics = createConsumerMetrics();
+  const metrics = createConsumerMetrics(queue, () => dispatcher?.hung ?? 0);
   const health = healthPart(`consumer of ${queue}`);
   // Connections in a row that ended soon, having delivered nothing: a broker that accepts the connection
   // but refuses the subscription (PRECONDITION_FAILED, access refused) must not become a hot reconnect loop.
@@ -124,7 +124,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
         const what = `message ${JSON.stringify(id.slice(0, 80))} cannot be read (${message.discarded?.message})`;
         if (!nacked) return void counts.abandoned++;
         counts.invalid++;
-        metrics.settled(queue, 'invalid', undefined);
+        metrics.settled('invalid', undefined);
         logger.error(`${what}: dead-lettering it to ${ctx.deadLetterQueue} without running the handler`);
       },
     };

@@ -12,8 +12,8 @@
  */
 import { OutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { watchDelivery } from '../telemetry/delivery.js';
 import type { ConsumerMetrics } from '../telemetry/metrics.js';
-import { startConsumeSpan } from '../telemetry/trace.js';
 import { monotonicMs } from '../util/clock.js';
 import { within } from '../util/within.js';
 import { messageIdOf } from '../wire/headers.js';
@@ -55,12 +55,8 @@ interface Hung {
   since: number;
 }
 
-/** Outcomes whose frame is a NACK (README "Outcomes"): their spans are marked failed. */
-const NACKED: ReadonlySet<string> = new Set(['nacked', 'failed', 'unsettled', 'timeout', 'invalid']);
-
 export function createDispatcher(ctx: DeliveryContext, options: DispatcherOptions): Dispatcher {
-  const { concurrency, counts, logger, onFatal, metrics } = options;
-  const queue = ctx.inbox.queue;
+  const { concurrency, counts, logger, onFatal } = options;
   const running = new Set<Promise<void>>();
   const hung = new Map<object, Hung>();
   const waiting: Delivery[] = [];
@@ -82,35 +78,25 @@ export function createDispatcher(ctx: DeliveryContext, options: DispatcherOption
   function start(delivery: Delivery): void {
     let reported = false;
     const token = {};
-    // The handler runs inside the message's CONSUMER span: its own spans and events continue the trace.
-    const span = startConsumeSpan(delivery.message.headers, { destination: ctx.destination, queue });
-    const started = performance.now();
-    metrics?.inFlight(queue, 1);
-    const slot: Promise<void> = span.run(() => deliver(ctx, delivery, (outcome) => {
+    // Its CONSUMER span is active while the handler runs: the handler's spans and events continue the trace.
+    const watch = watchDelivery(options.metrics, delivery.message.headers, { destination: ctx.destination, queue: ctx.inbox.queue });
+    const slot: Promise<void> = watch.run(() => deliver(ctx, delivery, (outcome) => {
       if (reported) return;
       reported = true;
       counts[outcome]++;
-      metrics?.settled(queue, outcome, (performance.now() - started) / 1000);
-      span.outcome(outcome, NACKED.has(outcome));
+      watch.settled(outcome);
       if (outcome === 'timeout') markHung(token, delivery);
     }))
       .catch((error: unknown) => {
         // deliver() rejects only when the consumer cannot go on; the message stays unsettled.
-        if (!reported) {
-          counts.abandoned++;
-          metrics?.settled(queue, 'abandoned', undefined);
-        }
-        span.end(error);
+        if (!reported) counts.abandoned++;
+        watch.failed(error, reported);
         onFatal(error);
       })
       .finally(() => {
-        span.end();
-        metrics?.inFlight(queue, -1);
+        watch.done();
         running.delete(slot);
-        if (hung.delete(token)) {
-          metrics?.hung(queue, -1);
-          if (hung.size === 0) stopWatchdog();
-        }
+        if (hung.delete(token) && hung.size === 0) stopWatchdog();
         pump();
       });
     running.add(slot);
@@ -118,7 +104,6 @@ export function createDispatcher(ctx: DeliveryContext, options: DispatcherOption
 
   function markHung(token: object, delivery: Delivery): void {
     hung.set(token, { id: messageIdOf(delivery.message.headers)?.id ?? '?', since: monotonicMs() });
-    metrics?.hung(queue, 1);
     if (hung.size === 1) reportedAt = monotonicMs();
     logger.warn(`${hung.size} of ${concurrency} handler slot(s) held by handlers still running past consumer.handlerTimeout`);
     if (!watchdog && hungLimitMs !== null) {

@@ -25,11 +25,9 @@ export interface RelayMetrics {
 
 export interface ConsumerMetrics {
   /** One delivery settled (or given up on): its outcome and how long it took from start to settlement. */
-  settled(queue: string, outcome: string, seconds: number | undefined): void;
+  settled(outcome: string, seconds: number | undefined): void;
   /** Handlers running: +1 when one starts, −1 when it ends. */
-  inFlight(queue: string, delta: number): void;
-  /** Handlers running past consumer.handlerTimeout (message already NACKed): +1 / −1. */
-  hung(queue: string, delta: number): void;
+  inFlight(delta: number): void;
   /** The consumer stopped: its series are no longer reported. */
   close(): void;
 }
@@ -38,7 +36,7 @@ export interface ConsumerMetrics {
 const BACKLOG_TIMEOUT_MS = 2_000;
 
 const NOOP_RELAY: RelayMetrics = { sent() {}, retried() {}, failed() {}, claimed() {}, inFlight() {}, observeBacklog: () => () => {} };
-const NOOP_CONSUMER: ConsumerMetrics = { settled() {}, inFlight() {}, hung() {}, close() {} };
+const NOOP_CONSUMER: ConsumerMetrics = { settled() {}, inFlight() {}, close() {} };
 
 /** Histogram buckets in seconds: a local broker confirms in about a millisecond, a handler may take seconds. */
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -89,7 +87,8 @@ export function createRelayMetrics(): RelayMetrics {
   };
 }
 
-export function createConsumerMetrics(): ConsumerMetrics {
+/** `hung`: handlers of `queue` running past consumer.handlerTimeout now (their messages already NACKed). */
+export function createConsumerMetrics(queue: string, hungNow: () => number): ConsumerMetrics {
   const api = otelApi();
   if (!api) return NOOP_CONSUMER;
   const meter = api.metrics.getMeter(SCOPE);
@@ -99,26 +98,22 @@ export function createConsumerMetrics(): ConsumerMetrics {
     description: 'From the start of a delivery (inbox lookup, handler, inbox row) to its ACK or NACK',
     advice: { explicitBucketBoundaries: SECONDS },
   });
-  // Kept here and read at collection: two SDK calls per message fewer than up-down counters.
-  const running = new Map<string, { inFlight: number; hung: number }>();
-  const of = (queue: string) => running.get(queue) ?? running.set(queue, { inFlight: 0, hung: 0 }).get(queue)!;
+  // Kept here and read at collection: two SDK calls per message fewer than an up-down counter.
+  let running = 0;
   const inFlight = meter.createObservableUpDownCounter('outbox.consumer.in_flight', { unit: '{message}', description: 'Handlers running' });
   const hung = meter.createObservableUpDownCounter('outbox.consumer.hung', { unit: '{handler}', description: 'Handlers running past consumer.handlerTimeout' });
   const observe = (result: import('@opentelemetry/api').BatchObservableResult) => {
-    for (const [queue, n] of running) {
-      result.observe(inFlight, n.inFlight, { queue });
-      result.observe(hung, n.hung, { queue });
-    }
+    result.observe(inFlight, running, { queue });
+    result.observe(hung, hungNow(), { queue });
   };
   meter.addBatchObservableCallback(observe, [inFlight, hung]);
   return {
-    settled(queue, outcome, seconds) {
+    settled(outcome, seconds) {
       const attributes = { queue, outcome };
       messages.add(1, attributes);
       if (seconds !== undefined) duration.record(seconds, attributes);
     },
-    inFlight: (queue, delta) => void (of(queue).inFlight += delta),
-    hung: (queue, delta) => void (of(queue).hung += delta),
+    inFlight: (delta) => void (running += delta),
     close: () => meter.removeBatchObservableCallback(observe, [inFlight, hung]),
   };
 }

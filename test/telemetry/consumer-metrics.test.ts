@@ -24,9 +24,9 @@ test.before(async () => {
   server = await startProbeServer({ listen: '127.0.0.1:0', live: () => true, database: async () => null });
 });
 test.after(async () => {
-  await server.close();
+  await server?.close();
   cleanupQueues(queue);
-  await t.drop();
+  await t?.drop();
 });
 
 const scrape = async () => (await fetch(`http://${server.address}/metrics`)).text();

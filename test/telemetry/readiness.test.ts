@@ -28,10 +28,10 @@ test.before(async () => {
 });
 test.after(async () => {
   for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
-  config.remove();
-  await proxy.close();
+  config?.remove();
+  await proxy?.close();
   cleanupQueues(queue);
-  await t.drop();
+  await t?.drop();
 });
 
 async function status(base: string, path: string): Promise<{ code: number; text: string }> {

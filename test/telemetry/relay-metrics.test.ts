@@ -24,9 +24,9 @@ test.before(async () => {
 });
 test.after(async () => {
   if (relay && relay.child.exitCode === null) relay.child.kill('SIGKILL');
-  config.remove();
+  config?.remove();
   deleteQueue(queue);
-  await t.drop();
+  await t?.drop();
 });
 
 test('counters by destination, the backlog gauge, probes, JSON lines', async () => {
