@@ -7,7 +7,7 @@
  * inside a span would. Target: cost = 1 − on/off < 0.10 for both.
  *
  *   npm run bench -- telemetry     # BENCH_TELEMETRY_ROWS (relay, 10,000), BENCH_TELEMETRY_MESSAGES (consumer, 2,000), BENCH_TELEMETRY_RUNS (5)
- *   BENCH_TELEMETRY_FIGURES=consumer BENCH_TELEMETRY_CONTEXT_MANAGER=0 npx tsx scripts/bench/telemetry.bench.ts
+ *   BENCH_TELEMETRY_FIGURES=hooks,consumer BENCH_TELEMETRY_CONTEXT_MANAGER=0 npx tsx scripts/bench/telemetry.bench.ts
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -23,6 +23,9 @@ import type { HandlerContext, Payload } from '../../src/consumer/types.js';
 import { openDatabase } from '../../src/db/open.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { createRelay } from '../../src/relay/relay.js';
+import { watchDelivery } from '../../src/telemetry/delivery.js';
+import { createConsumerMetrics, createRelayMetrics } from '../../src/telemetry/metrics.js';
+import { startSendSpan } from '../../src/telemetry/trace.js';
 import { connect } from '../../src/stomp/connect.js';
 import { deleteQueue, rabbitmqctl, STOMP_HOST, STOMP_PORT, uniqueName, waitFor } from '../../test/helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.js';
@@ -31,7 +34,7 @@ import { insertBacklog, testConfig } from '../../test/relay/rows.js';
 const ROWS = Number(process.env.BENCH_TELEMETRY_ROWS ?? 10_000);
 const MESSAGES = Number(process.env.BENCH_TELEMETRY_MESSAGES ?? 2_000);
 const RUNS = Number(process.env.BENCH_TELEMETRY_RUNS ?? 5);
-const FIGURES = (process.env.BENCH_TELEMETRY_FIGURES ?? 'relay,consumer').split(',');
+const FIGURES = (process.env.BENCH_TELEMETRY_FIGURES ?? 'hooks,relay,consumer').split(',');
 /** `0`: the SDK without the async-hooks context manager, to tell its cost from the library's hooks. */
 const CONTEXT_MANAGER = process.env.BENCH_TELEMETRY_CONTEXT_MANAGER !== '0';
 
@@ -135,6 +138,53 @@ async function consumerRun(t: TestDatabase): Promise<number> {
  * message (the relay or consumer and the SDK run here; PostgreSQL and RabbitMQ do not), which other work on
  * the machine hardly moves.
  */
+/**
+ * The hooks alone, no I/O: what the relay adds per row sent (span + counters) and the consumer per delivery
+ * (span, context, counters), CPU µs per message with the SDK registered minus without. Tells the library's
+ * own share from that of the SDK's context manager, which taxes every promise of the process.
+ */
+async function hooks(): Promise<void> {
+  const N = 20_000;
+  const rows = Array.from({ length: N }, () => ({ id: randomUUID(), destination: '/queue/x', headers: { traceparent: traceparent() } }));
+  const cpu = async (work: () => Promise<void>) => {
+    const before = process.cpuUsage();
+    await work();
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / N;
+  };
+  const relaySide = async () => {
+    const m = createRelayMetrics();
+    for (const row of rows) {
+      const span = startSendSpan(row, 200);
+      await Promise.resolve();
+      m.sent(row.destination, 0.002);
+      span.end();
+    }
+  };
+  const consumerSide = async () => {
+    const m = createConsumerMetrics('q', () => 0);
+    for (const row of rows) {
+      const watch = watchDelivery(m, { destination: '/topic/x', 'dop-msg-id': row.id, traceparent: row.headers.traceparent }, { destination: '/topic/x', queue: 'q' });
+      await watch.run(() => Promise.resolve());
+      watch.settled('acked');
+      watch.done();
+    }
+    m.close();
+  };
+  const result: Record<string, { off: number[]; on: number[] }> = { relay: { off: [], on: [] }, consumer: { off: [], on: [] } };
+  for (let i = 0; i < RUNS; i++) {
+    result.relay!.off.push(await cpu(relaySide));
+    result.consumer!.off.push(await cpu(consumerSide));
+    const disable = enable();
+    result.relay!.on.push(await cpu(relaySide));
+    result.consumer!.on.push(await cpu(consumerSide));
+    await disable();
+  }
+  for (const [side, r] of Object.entries(result)) {
+    emit({ figure: `${side} hooks alone, CPU µs per message`, off_us: round(median(r.off), 1), on_us: round(median(r.on), 1), added_us: round(median(r.on) - median(r.off), 1), context_manager: CONTEXT_MANAGER });
+  }
+}
+
 async function compare(figure: string, t: TestDatabase, run: (t: TestDatabase) => Promise<number>, messages: number): Promise<void> {
   const off: number[] = [];
   const on: number[] = [];
@@ -175,6 +225,7 @@ async function compare(figure: string, t: TestDatabase, run: (t: TestDatabase) =
   });
 }
 
+if (FIGURES.includes('hooks')) await hooks();
 const t = await createTestDatabase();
 try {
   await t.sql`create table bench_orders (message_id text primary key, total numeric not null)`;
