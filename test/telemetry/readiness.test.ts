@@ -2,7 +2,7 @@
  * /readyz follows the broker: `outbox relay` and `outbox consume` reach RabbitMQ through a proxy; when it
  * refuses connections, /readyz turns 503 within seconds, with the reason in one line, while /healthz stays
  * 200 (the process is fine, restarting it would not help); when the broker is back, /readyz is 200 again.
- * Default settings.
+ * Default settings; the relay's text log, piped, has no blank lines around its warnings.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -61,6 +61,9 @@ test('outbox relay --metrics: /readyz follows the broker', async () => {
   await followsTheBroker(await probeAddress(relay));
   relay.child.kill('SIGTERM');
   assert.is(await relay.exited, 0, relay.output());
+  // The default text format, not on a terminal: the outage is told in warnings, one line each, no blank lines.
+  assert.match(relay.output(), /^\[relay\] warn: lost the broker connection/m);
+  assert.not.match(relay.output(), /\n\s*\n/, relay.output());
 });
 
 test('outbox consume --metrics: /readyz follows the broker', async () => {
