@@ -7,10 +7,10 @@
  *   3  src/relay/  src/consumer/  src/producer/  src/admin/
  *   2  src/stomp/  src/transport/  src/publish/  src/retention/
  *   1  src/config/  src/db/  src/wire/
- *   0  src/util/  src/log/  src/errors.ts
+ *   0  src/util/  src/log/  src/telemetry/  src/errors.ts
  */
 const floors = [
-  ['^src/util/', '^src/log/', '^src/errors\\.ts$'],
+  ['^src/util/', '^src/log/', '^src/telemetry/', '^src/errors\\.ts$'],
   ['^src/config/', '^src/db/', '^src/wire/'],
   ['^src/stomp/', '^src/transport/', '^src/publish/', '^src/retention/'],
   ['^src/relay/', '^src/consumer/', '^src/producer/', '^src/admin/'],

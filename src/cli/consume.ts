@@ -12,6 +12,7 @@ import { defaultLogger } from '../log/logger.js';
 import { within } from '../util/within.js';
 import { commandConfig, commonArgs } from './common.js';
 import { shutdownSignal } from './shutdown.js';
+import { applyLogFormat, startProbes, telemetryArgs } from './telemetry.js';
 
 /** How long closing the database may take once the consumer is done: a hung handler may hold a connection. */
 const CLOSE_DATABASE_MS = 5_000;
@@ -36,11 +37,13 @@ export default defineCommand({
     destination: { type: 'positional', required: true, description: 'e.g. /topic/orders' },
     queue: { type: 'positional', required: false, description: "queue name (default: the destination's last segment)" },
     ...commonArgs,
+    ...telemetryArgs,
   },
   async run({ args }) {
     // Before loading anything: the broker would refuse it at every SUBSCRIBE, and the consumer reconnect forever.
     const target = consumeTargetProblem(args.destination, args.queue);
     if (target) throw new OutboxError('E_USAGE', `consume: ${target}`);
+    applyLogFormat(args);
     const { config } = await commandConfig(args);
     const loaded = await loadHandler(args.handler);
     const logger = defaultLogger('consumer');
@@ -72,6 +75,11 @@ export default defineCommand({
         throw new OutboxError('E_CONFIG', `the database refused the consumer: ${explainDbError(error).message}`, { cause: error });
       }
     }
+    const probes = await startProbes(args, { db, logger }).catch(async (error: unknown) => {
+      await opened?.close().catch(() => {});
+      shutdown.dispose();
+      throw error;
+    });
     const consumer = createConsumer({
       db,
       config,
@@ -83,8 +91,10 @@ export default defineCommand({
     const owner = form === 'consumer' ? 'the consumer opens its transactions' : 'it opens its own transactions';
     logger.info(`handler ${loaded.name} (${owner}); database ${opened ? opened.where : 'from the handler module'}`);
     try {
+      probes.running();
       await consumer.run(shutdown.signal);
     } finally {
+      await probes.stopped();
       if (opened) await within(opened.close().catch(() => {}), { ms: CLOSE_DATABASE_MS });
       shutdown.dispose();
     }

@@ -4,6 +4,7 @@ import { defaultLogger } from '../log/logger.js';
 import { createRelay } from '../relay/relay.js';
 import { commandConfig, commonArgs } from './common.js';
 import { shutdownSignal } from './shutdown.js';
+import { applyLogFormat, startProbes, telemetryArgs } from './telemetry.js';
 
 /**
  * `outbox relay`: moves committed outbox rows to the broker until SIGTERM/SIGINT, then drains (waits up to
@@ -14,22 +15,31 @@ export default defineCommand({
   meta: { name: 'relay', description: 'Send committed outbox rows to the broker (confirmed by receipt) until SIGTERM/SIGINT' },
   args: {
     ...commonArgs,
+    ...telemetryArgs,
     wait: {
       type: 'boolean',
       description: 'At start-up, wait for a database or broker that refuses the relay (missing database, refused login) instead of exiting 2',
     },
   },
   async run({ args }) {
+    applyLogFormat(args);
     const { config } = await commandConfig(args);
     const logger = defaultLogger('relay');
     const database = await openDatabase(config);
+    const probes = await startProbes(args, { db: database.db, logger }).catch(async (error: unknown) => {
+      await database.close().catch(() => {});
+      throw error;
+    });
     const shutdown = shutdownSignal(['SIGTERM', 'SIGINT'], (sig) =>
       logger.info(`${sig}: finishing in-flight sends (send it again to exit at once)`),
     );
     logger.info(`database ${database.where}`);
     try {
-      await createRelay({ db: database.db, config, logger, wait: args.wait }).run(shutdown.signal);
+      const relay = createRelay({ db: database.db, config, logger, wait: args.wait });
+      probes.running();
+      await relay.run(shutdown.signal);
     } finally {
+      await probes.stopped();
       await database.close().catch(() => {});
       shutdown.dispose();
     }

@@ -8,6 +8,8 @@ import { createOutboxTables } from '../db/tables.js';
 import { OutboxError } from '../errors.js';
 import { defaultLogger } from '../log/logger.js';
 import { createRetention } from '../retention/retention.js';
+import { healthPart } from '../telemetry/health.js';
+import { createConsumerMetrics } from '../telemetry/metrics.js';
 import type { StompMessage, StompSession } from '../stomp/types.js';
 import { createBrokerLink, HEALTHY_MS } from '../transport/link.js';
 import { stompConnector } from '../transport/stomp.js';
@@ -68,6 +70,9 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
     received: 0, acked: 0, recorded: 0, duplicate: 0, nacked: 0, failed: 0, unsettled: 0, timeout: 0, invalid: 0, abandoned: 0,
   };
   let dispatcher: Dispatcher | undefined;
+  // Telemetry (README "Telemetry"): no-ops without @opentelemetry/api.
+  const metrics = createConsumerMetrics(queue, () => dispatcher?.hung ?? 0);
+  const health = healthPart(`consumer of ${queue}`);
   // Connections in a row that ended soon, having delivered nothing: a broker that accepts the connection
   // but refuses the subscription (PRECONDITION_FAILED, access refused) must not become a hot reconnect loop.
   const link = createBrokerLink<StompSession>({
@@ -99,6 +104,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
       concurrency: settings.concurrency,
       counts,
       logger,
+      metrics,
       onFatal: (error) => {
         if (failed.signal.aborted) return;
         logger.error(`the consumer cannot go on: ${(error as Error)?.message ?? String(error)}`);
@@ -118,10 +124,12 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
         const what = `message ${JSON.stringify(id.slice(0, 80))} cannot be read (${message.discarded?.message})`;
         if (!nacked) return void counts.abandoned++;
         counts.invalid++;
+        metrics.settled('invalid', undefined);
         logger.error(`${what}: dead-lettering it to ${ctx.deadLetterQueue} without running the handler`);
       },
     };
     let current: Attachment | undefined;
+    health.start();
     try {
       while (!signal.aborted) {
         const session = await link.ensure(signal);
@@ -130,6 +138,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
         await declareDeadLetterQueue(config, queue, logger, signal);
         if (signal.aborted) break;
         if (await current.subscribe()) {
+          health.set(null);
           logger.info(
             `consuming ${destination} from queue ${queue} on ${session.address} ` +
               `(prefetch ${settings.prefetchCount}, concurrency ${settings.concurrency}, dead letters to ${ctx.deadLetterQueue})`,
@@ -137,6 +146,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
         }
         const ended = await within(session.closed, { signal });
         if (ended === ABORTED) break; // shutting down with the connection still open
+        health.set(`lost the broker connection (${ended?.message ?? 'closed'})`);
         current.lost();
         // Deliveries not started yet belong to the dead connection: the broker redelivers them.
         handlers.dropWaiting();
@@ -149,6 +159,8 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
       else await drain(handlers, gaveUp, settings.shutdownTimeout, `consumer.shutdownTimeout (${settings.shutdownTimeout} s)`);
       await current?.close();
       await within(retention.stop(), { ms: RETENTION_STOP_MS });
+      health.dispose();
+      metrics.close();
       logger.info(`consumer of ${queue} stopped (${summary({ ...counts, hung: handlers.hung })})`);
     }
     if (failed.signal.aborted) throw failed.signal.reason;

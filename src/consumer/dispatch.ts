@@ -12,6 +12,8 @@
  */
 import { OutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { watchDelivery } from '../telemetry/delivery.js';
+import type { ConsumerMetrics } from '../telemetry/metrics.js';
 import { monotonicMs } from '../util/clock.js';
 import { within } from '../util/within.js';
 import { messageIdOf } from '../wire/headers.js';
@@ -41,6 +43,7 @@ export interface DispatcherOptions {
   logger: Logger;
   /** The consumer cannot go on (all slots hung, its inbox gone): called once, with the reason. */
   onFatal(error: unknown): void;
+  metrics?: ConsumerMetrics;
 }
 
 /** While handlers are hung, the log lists them this often. */
@@ -75,18 +78,23 @@ export function createDispatcher(ctx: DeliveryContext, options: DispatcherOption
   function start(delivery: Delivery): void {
     let reported = false;
     const token = {};
-    const slot: Promise<void> = deliver(ctx, delivery, (outcome) => {
+    // Its CONSUMER span is active while the handler runs: the handler's spans and events continue the trace.
+    const watch = watchDelivery(options.metrics, delivery.message.headers, { destination: ctx.destination, queue: ctx.inbox.queue });
+    const slot: Promise<void> = watch.run(() => deliver(ctx, delivery, (outcome) => {
       if (reported) return;
       reported = true;
       counts[outcome]++;
+      watch.settled(outcome);
       if (outcome === 'timeout') markHung(token, delivery);
-    })
+    }))
       .catch((error: unknown) => {
         // deliver() rejects only when the consumer cannot go on; the message stays unsettled.
         if (!reported) counts.abandoned++;
+        watch.failed(error, reported);
         onFatal(error);
       })
       .finally(() => {
+        watch.done();
         running.delete(slot);
         if (hung.delete(token) && hung.size === 0) stopWatchdog();
         pump();

@@ -14,11 +14,43 @@ export interface Logger {
 
 let root: ConsolaInstance | undefined;
 
+/** `text`: `[relay] warn: …` for people; `json`: one JSON object a line for log shippers. */
+export type LogFormat = 'text' | 'json';
+
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+
+let chosenFormat: LogFormat | undefined;
+
+/**
+ * Chooses the format of every default logger, before the first is made (`--log-format`); without it,
+ * `OUTBOX_LOG_FORMAT` decides, else `text`.
+ */
+export function setLogFormat(value: LogFormat): void {
+  chosenFormat = value;
+  root = undefined;
+}
+
 /** The default logger: consola, level from `OUTBOX_LOG_LEVEL` (0 silent … 4 debug, default 3), one line per entry. */
 export function defaultLogger(tag: string): Logger {
-  root ??= createConsola({ level: Number(process.env.OUTBOX_LOG_LEVEL ?? 3), reporters: [lineReporter()] });
+  const json = (chosenFormat ?? process.env.OUTBOX_LOG_FORMAT) === 'json';
+  root ??= createConsola({ level: Number(process.env.OUTBOX_LOG_LEVEL ?? 3), reporters: [json ? jsonReporter() : lineReporter()] });
   return root.withTag(tag);
 }
+
+/**
+ * Structured fields for an entry, passed as its last argument: `logger.warn(text, logFields({ destination,
+ * count }))`. The text format leaves them out (the text says it already); the JSON format adds them as keys.
+ */
+export class LogFields {
+  constructor(readonly fields: Record<string, string | number | boolean | null | undefined>) {}
+
+  /** Loggers that only join their arguments as text (`console`) print nothing for the fields. */
+  toString(): string {
+    return '';
+  }
+}
+
+export const logFields = (fields: LogFields['fields']): LogFields => new LogFields(fields);
 
 /** A logger that drops everything (tests, benchmarks). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -52,6 +84,7 @@ export function lineReporter(): ConsolaReporter {
       const label = LABELS[entry.type] ?? { text: entry.type, colour: 39 };
       const parts: string[] = [];
       for (const arg of entry.args) {
+        if (arg instanceof LogFields) continue;
         if (!(arg instanceof Error)) parts.push(typeof arg === 'string' ? arg : format(arg));
         else if (process.env.OUTBOX_DEBUG) parts.push(arg.stack ?? arg.message);
         // `logger.error(\`handler threw: ${e.message}\`, e)`: the message is in already.
@@ -64,6 +97,38 @@ export function lineReporter(): ConsolaReporter {
       const colour = Boolean((stream as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR;
       const level = colour ? `\x1b[${label.colour}m${label.text}\x1b[39m` : label.text;
       stream.write(`${entry.tag ? `[${entry.tag}] ` : ''}${level}: ${text}\n`);
+    },
+  };
+}
+
+/**
+ * `{"time":"…","level":"warn","component":"relay","msg":"…", …fields}` — one object a line, for log shippers.
+ * Fields come from a `logFields()` argument; an Error argument adds `error_code` (its `code`) and, unless the
+ * text says it already, `error`. Same streams as the text format: warnings and errors to stderr.
+ */
+export function jsonReporter(): ConsolaReporter {
+  return {
+    log(entry: LogObject, ctx) {
+      const toErr = entry.level < 2;
+      const stream = (toErr ? ctx.options.stderr : ctx.options.stdout) ?? (toErr ? process.stderr : process.stdout);
+      const parts: string[] = [];
+      const line: Record<string, unknown> = {
+        time: (entry.date ?? new Date()).toISOString(),
+        level: (LABELS[entry.type] ?? { text: entry.type }).text,
+        component: entry.tag || undefined,
+        msg: '',
+      };
+      for (const arg of entry.args) {
+        if (arg instanceof LogFields) Object.assign(line, arg.fields);
+        else if (arg instanceof Error) {
+          const code = (arg as { code?: unknown }).code;
+          if (typeof code === 'string' && line.error_code === undefined) line.error_code = code;
+          if (!parts.some((p) => p.includes(arg.message))) line.error = arg.message;
+          if (process.env.OUTBOX_DEBUG && arg.stack) line.stack = arg.stack;
+        } else parts.push(typeof arg === 'string' ? arg : format(arg));
+      }
+      line.msg = parts.join(' ');
+      stream.write(`${JSON.stringify(line)}\n`);
     },
   };
 }

@@ -9,7 +9,8 @@ export type HeadersHook = (row: OutboxRowDraft) => Record<string, string>;
  * The headers of one outbox row, computed once at insert and never rewritten: the relay sends exactly
  * these (plus destination, content-type, content-length, persistent and receipt). Precedence, low to high:
  * the correlation id (the ambient one, else one new UUID per helper call, so the events of one call share
- * it), the config's `headers(row)` hook, the caller's headers.
+ * it) and the active trace context (`traceparent`, `tracestate`), the config's `headers(row)` hook, the
+ * caller's headers.
  * `dop-correlation-id` may be overridden; the other `dop-msg-*` headers and frame headers may not.
  */
 export function outboxHeaders(
@@ -18,6 +19,7 @@ export function outboxHeaders(
   correlationId: string,
   hook?: HeadersHook,
   custom?: Record<string, string | undefined>,
+  trace?: Record<string, string>,
 ): Record<string, string> {
   const headers: Record<string, string> = {
     [MESSAGE_ID]: row.id,
@@ -25,6 +27,7 @@ export function outboxHeaders(
     [MESSAGE_TYPE]: PUBLISHED,
     [SENT_TIME]: sentTime,
     [CORRELATION_ID]: correlationId,
+    ...trace,
   };
   if (hook) addHeaders(headers, hook(row), 'the config\'s headers(row) hook', row.destination);
   if (custom) addHeaders(headers, custom, 'headers', row.destination);

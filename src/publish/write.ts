@@ -4,6 +4,7 @@ import { PgTransaction } from 'drizzle-orm/pg-core';
 import { outboxPublished, type OutboxTables } from '../db/tables.js';
 import type { OutboxTx } from '../db/types.js';
 import { OutboxError } from '../errors.js';
+import { activeTraceHeaders } from '../telemetry/trace.js';
 import { toJsonBody } from '../wire/body.js';
 import { correlationIdOrNew } from './correlation.js';
 import { outboxHeaders, type HeadersHook } from './headers.js';
@@ -54,12 +55,14 @@ export async function writeOutbox(tx: OutboxTx, drafts: readonly OutboxDraft[], 
   if (drafts.length === 0) return [];
   const sentTime = new Date().toISOString();
   const correlationId = correlationIdOrNew();
+  // The caller's active span, if any, so the relay and the consumer continue its trace.
+  const trace = activeTraceHeaders();
   const ids: string[] = [];
   const rows = drafts.map((draft) => {
     const id = randomUUID();
     ids.push(id);
     const body = toJsonBody(draft.body, draft.context ?? draft.destination);
-    const headers = outboxHeaders({ id, destination: draft.destination, body }, sentTime, correlationId, target.headers, draft.headers);
+    const headers = outboxHeaders({ id, destination: draft.destination, body }, sentTime, correlationId, target.headers, draft.headers, trace);
     // Stringified here, as Drizzle's jsonb column would: the driver passes the text to the jsonb parameter.
     return sql`(${id}, ${draft.destination}, ${JSON.stringify(body)}, ${JSON.stringify(headers)})`;
   });

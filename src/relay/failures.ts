@@ -3,10 +3,11 @@
  * receipts of a connection in one go, so failures are gathered for one turn of the event loop and judged
  * together (`attribute`): the culprit gets a failed attempt with backoff, bystanders are released.
  */
-import type { Logger } from '../log/logger.js';
+import { logFields, type Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
 import { retry } from '../util/retry.js';
 import { isOutboxError } from '../errors.js';
+import type { RelayMetrics } from '../telemetry/metrics.js';
 import { attribute, brokerWords, errorMessage, type FailedSend, type Verdict } from './attribute.js';
 import type { Breaker } from './breaker.js';
 import type { ClaimCursor } from './cursor.js';
@@ -26,6 +27,8 @@ export interface FailureSink {
   abandon(): void;
 }
 
+const refusal = (destination: string, count: number) => logFields({ destination, count, error_code: 'E_BROKER_ERROR' });
+
 /** A failed write of a row's fate is tried this often (0.5 s, 1 s, 2 s, 4 s apart) before it is left to the lease. */
 const WRITE_TRIES = 5;
 
@@ -38,6 +41,7 @@ export function createFailureSink(options: {
   breaker?: Pick<Breaker, 'trip' | 'suspect' | 'holdSeconds'>;
   /** Told when released rows are due again, so the next claim looks behind its cursor. */
   cursor?: Pick<ClaimCursor, 'rewind'>;
+  metrics?: Pick<RelayMetrics, 'retried' | 'failed'>;
 }): FailureSink {
   const { statements, policy, logger, breaker } = options;
   let collected: Array<FailedSend<ClaimedRow> & { atShutdown: boolean }> = [];
@@ -76,13 +80,14 @@ export function createFailureSink(options: {
       const blamed = verdict.blame.filter((b) => b.refused && b.row.destination === destination);
       const words = brokerWords(blamed[0]!.message);
       if (!breaker) {
-        logger.warn(`the broker refused ${destination}: ${words} — ${blamed.length} row(s) charged an attempt, retried with backoff`);
+        logger.warn(`the broker refused ${destination}: ${words} — ${blamed.length} row(s) charged an attempt, retried with backoff`, refusal(destination, blamed.length));
         continue;
       }
       breaker.trip(destination);
       logger.warn(
         `the broker refused ${destination}: ${words} — its rows are held (${blamed.length} charged an attempt), ` +
           `one probe on a connection of its own in ${breaker.holdSeconds(destination).toFixed(1)} s`,
+        refusal(destination, blamed.length),
       );
     }
     const suspects = new Set(verdict.suspect.map((s) => s.row.destination));
@@ -107,11 +112,12 @@ export function createFailureSink(options: {
       const given = rows.filter((r) => r.attempts >= policy.maxAttempts);
       const destinations = [...new Set(rows.map((r) => r.destination))].join(', ');
       // A refusal was told as it was judged.
-      if (!rows.every((r) => refused.has(r.id))) logger.warn(`${rows.length} send(s) to ${destinations} failed, will retry with backoff: ${message}`);
+      if (!rows.every((r) => refused.has(r.id))) logger.warn(`${rows.length} send(s) to ${destinations} failed, will retry with backoff: ${message}`, logFields({ destination: destinations, count: rows.length }));
       if (given.length) {
-        logger.error(`${given.length} row(s) to ${destinations} are now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)`);
+        logger.error(`${given.length} row(s) to ${destinations} are now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)`, logFields({ destination: destinations, count: given.length }));
         options.onFailed?.(given.length);
       }
+      countFates(rows, given);
       await write('a failed send', () => statements.fail(rows, message, policy));
     }
     for (const [, rows] of groupByMessage([...verdict.release, ...verdict.suspect])) {
@@ -119,6 +125,16 @@ export function createFailureSink(options: {
       logger.info(`${rows.length} other send(s) in flight on that connection released for a prompt retry (attempt given back)`);
       await write('released rows', () => statements.release(rows, true, null));
       options.cursor?.rewind();
+    }
+  }
+
+  /** Per destination: the rows given up on, and the others, which are tried again. */
+  function countFates(rows: ClaimedRow[], given: ClaimedRow[]): void {
+    if (!options.metrics) return;
+    for (const destination of new Set(rows.map((r) => r.destination))) {
+      const failed = given.filter((r) => r.destination === destination).length;
+      options.metrics.failed(destination, failed);
+      options.metrics.retried(destination, rows.filter((r) => r.destination === destination).length - failed);
     }
   }
 

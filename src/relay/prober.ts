@@ -14,6 +14,8 @@
 import { describeDbError } from '../db/errors.js';
 import { isOutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { RelayMetrics } from '../telemetry/metrics.js';
+import { startSendSpan } from '../telemetry/trace.js';
 import { createBrokerLink } from '../transport/link.js';
 import type { Connector } from '../transport/types.js';
 import { settledWithin } from '../util/within.js';
@@ -44,6 +46,7 @@ export interface ProberOptions {
   logger: Logger;
   maxBackoff: number;
   onFailed?(rows: number): void;
+  metrics?: RelayMetrics;
 }
 
 /** A probe connection with nothing to do for this long is closed. */
@@ -68,9 +71,14 @@ export function createProber(options: ProberOptions): Prober {
     const connection = await link.ensure(stopping.signal);
     if (!connection) return giveBack(row, 'the relay is stopping');
     logger.debug(`probing ${row.destination} with one row on a connection of its own`);
+    const span = startSendSpan(row, 1);
+    const started = performance.now();
     try {
       await connection.send(row.destination, sendBody(row.body), { headers: sendHeaders(row.headers, row) });
+      span.end();
+      options.metrics?.sent(row.destination, (performance.now() - started) / 1000);
     } catch (error) {
+      span.end(error);
       if (stopping.signal.aborted) return giveBack(row, 'the relay is stopping');
       const refusal = isOutboxError(error, 'E_BROKER_ERROR') && !CONNECTION_LEVEL.test(error.message);
       return failed(row, error, refusal ? 'refused' : 'unknown');
@@ -94,6 +102,8 @@ export function createProber(options: ProberOptions): Prober {
           `${gaveUp ? `; ${gaveUp} row(s) now failed after ${policy.maxAttempts} attempts (outbox retry re-queues them)` : ''}`,
       );
       if (gaveUp) options.onFailed?.(gaveUp);
+      options.metrics?.failed(row.destination, gaveUp);
+      options.metrics?.retried(row.destination, charged + 1 - gaveUp);
     } catch (dbError) {
       // The rows stay as they are: the probe row comes back after its lease, the others after their hold.
       logger.warn(`cannot record the refused probe of ${row.destination} (${describeDbError(dbError)})`);

@@ -3,7 +3,7 @@
  *   sent 12,400 in 10 s (1,240 msg/s) · backlog 3,100 pending, oldest 4.2 s · failed 0
  * An idle relay says so once, then stays quiet until something happens.
  */
-import type { Logger } from '../log/logger.js';
+import { logFields, type Logger } from '../log/logger.js';
 import { describeDbError } from '../db/errors.js';
 import type { Backlog } from './sql.js';
 import { formatAge } from '../util/time.js';
@@ -57,6 +57,7 @@ export function createProgress(options: { backlog(): Promise<Backlog>; logger: L
         idle
           ? `idle: nothing pending (${n(totals.sent)} sent since start)`
           : `sent ${n(sent)} in ${Math.round(seconds)} s (${n(rate)} msg/s) · ${queue} · failed ${n(failed)}${totals.failed ? ` (${n(totals.failed)} since start)` : ''}`,
+        logFields({ count: sent, rate, pending: backlog?.pending, oldest_age_s: backlog?.oldestAge ?? undefined, failed }),
       );
     } finally {
       ticking = false;

@@ -14,8 +14,10 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { describeDbError, isSchemaMissing, isSetupError } from '../db/errors.js';
 import type { OutboxDb } from '../db/types.js';
 import { OutboxError } from '../errors.js';
-import { defaultLogger, type Logger } from '../log/logger.js';
+import { defaultLogger, logFields, type Logger } from '../log/logger.js';
 import { createRetention } from '../retention/retention.js';
+import { healthPart } from '../telemetry/health.js';
+import { createRelayMetrics } from '../telemetry/metrics.js';
 import { createBrokerLink } from '../transport/link.js';
 import { stompConnector } from '../transport/stomp.js';
 import type { Connector, Publisher } from '../transport/types.js';
@@ -93,6 +95,9 @@ export function createRelay(options: RelayOptions): Relay {
   const settings = config.relay;
   const logger = options.logger ?? defaultLogger('relay');
   const statements = createRelayStatements(db, config.tables);
+  // Telemetry (README "Telemetry"): no-ops without @opentelemetry/api.
+  const metrics = createRelayMetrics();
+  const health = healthPart('relay');
   const progress = createProgress({ backlog: statements.backlog, logger, intervalSeconds: settings.progressInterval });
   const marker = createMarker({ markSent: statements.markSent, logger, batchSize: settings.batchSize, maxBackoff: config.database.maxBackoff, onMarked: progress.sent });
   const breaker = createBreaker({ base: settings.retryBackoff.base, max: settings.retryBackoff.max });
@@ -105,6 +110,7 @@ export function createRelay(options: RelayOptions): Relay {
     onFailed: progress.failed,
     breaker,
     cursor,
+    metrics,
   });
   const leases = createLeases({ extend: statements.extend, leaseSeconds: settings.leaseTimeout, logger });
   const wake = createWake({ db, channel: config.tables.published, logger, maxBackoff: config.database.maxBackoff });
@@ -126,7 +132,10 @@ export function createRelay(options: RelayOptions): Relay {
     // Listed asleep under its own id, so `outbox status` can tell which running relay is idle.
     relayId: instance.relayId,
   });
-  const gate = createGate({ logger, receiptTimeout: config.broker.receiptTimeout, onChange: (blocked) => instance.setState(blocked ? 'blocked' : 'running') });
+  const gate = createGate({ logger, receiptTimeout: config.broker.receiptTimeout, onChange: (blocked) => {
+    instance.setState(blocked ? 'blocked' : 'running');
+    health.set(blocked ? 'the broker confirms no publishes (a memory or disk alarm?)' : null);
+  } });
   const connect = options.connect ?? stompConnector(config.broker, { logger, window: settings.window, wait: options.wait });
   let quietReconnect = false;
   const link = createBrokerLink<Publisher>({
@@ -140,6 +149,7 @@ export function createRelay(options: RelayOptions): Relay {
       reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message) && namesInBrokerError(reason.message).size === 0,
     describeBackoff: (streak, seconds) => `the broker closed ${streak} connection(s) in a row on an ERROR; reconnecting in ${seconds.toFixed(1)} s`,
     onConnected: (connection) => {
+      if (!gate.blocked) health.set(null);
       if (quietReconnect) logger.debug(`connected to the broker at ${connection.address} again`);
       else logger.info(`connected to the broker at ${connection.address}`);
     },
@@ -147,14 +157,15 @@ export function createRelay(options: RelayOptions): Relay {
       // A refusal of a destination is told once, by the failure sink, in the broker's words: the lost
       // connection and the reconnection that follow it are no news.
       quietReconnect = reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message);
+      health.set(`lost the broker connection (${reason.code})`);
       if (reason.code === 'E_RECEIPT_TIMEOUT') gate.stoppedConfirming();
       else if (quietReconnect) logger.debug(`the broker closed the connection on an ERROR (${reason.message}); reconnecting`);
-      else logger.warn(`lost the broker connection (${reason.code}: ${reason.message}); reconnecting`);
+      else logger.warn(`lost the broker connection (${reason.code}: ${reason.message}); reconnecting`, logFields({ error_code: reason.code }));
       wake.poke();
     },
   });
-  const prober = createProber({ connect, breaker, marker, leases, statements, policy: retryPolicy, logger, maxBackoff: config.broker.maxBackoff, onFailed: progress.failed });
-  const sender = createSender({ isLive: (connection) => link.isLive(connection), breaker, prober, failures, marker, leases, statements, logger });
+  const prober = createProber({ connect, breaker, marker, leases, statements, policy: retryPolicy, logger, maxBackoff: config.broker.maxBackoff, onFailed: progress.failed, metrics });
+  const sender = createSender({ isLive: (connection) => link.isLive(connection), breaker, prober, failures, marker, leases, statements, logger, metrics });
   const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['published'] });
   const maxBatches = maxLeasedBatches(settings.batchSize, settings.window);
 
@@ -176,8 +187,10 @@ export function createRelay(options: RelayOptions): Relay {
   async function claim(signal: AbortSignal): Promise<ClaimedRow[] | undefined> {
     try {
       const after = cursor.next();
+      const started = performance.now();
       const rows = await retry(() => statements.claim(settings.batchSize, settings.leaseTimeout, leases.ids(), instance.ownerKey, after), { ...waitForDatabase, signal, fatal: isSchemaMissing });
       database.recovered();
+      metrics.claimed((performance.now() - started) / 1000);
       cursor.claimed(after, rows.map((r) => r.seq), rows.length >= settings.batchSize);
       return rows;
     } catch (error) {
@@ -207,13 +220,17 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }
 
+  let stopObserving = () => {};
+
   async function loop(signal: AbortSignal): Promise<void> {
     const inflight = new Set<Promise<void>>();
     try {
+      health.start();
       if (!(await announce(signal))) return;
       await instance.start();
       await wake.start();
       progress.start();
+      stopObserving = metrics.observeBacklog(statements.backlog);
       retention.start();
       leases.start();
       while (!signal.aborted) {
@@ -276,6 +293,8 @@ export function createRelay(options: RelayOptions): Relay {
     await settledWithin(Promise.all(inflight), left());
     await link.disconnect(Math.max(100, left()));
     progress.stop();
+    stopObserving();
+    health.dispose();
     await settledWithin(Promise.all([wake.stop(), retention.stop(), instance.stop()]), Math.max(100, left()));
     logger.info(`stopped (${progress.totals.sent.toLocaleString('en-US')} sent, ${progress.totals.failed} failed since start)`);
   }

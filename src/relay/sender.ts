@@ -7,6 +7,8 @@
  */
 import { describeDbError } from '../db/errors.js';
 import type { Logger } from '../log/logger.js';
+import type { RelayMetrics } from '../telemetry/metrics.js';
+import { startSendSpan } from '../telemetry/trace.js';
 import type { Publisher } from '../transport/types.js';
 import { sendBody } from '../wire/body.js';
 import { sendHeaders } from '../wire/headers.js';
@@ -32,13 +34,17 @@ export interface SenderOptions {
   leases: Leases;
   statements: Pick<RelayStatements, 'hold' | 'release'>;
   logger: Logger;
+  metrics?: RelayMetrics;
 }
 
 export function createSender(options: SenderOptions): Sender {
-  const { isLive, breaker, prober, failures, marker, leases, statements, logger } = options;
+  const { isLive, breaker, prober, failures, marker, leases, statements, logger, metrics } = options;
 
   /** Sends one row; its receipt marks it, its failure goes to the failure sink. */
-  function sendRow(connection: Publisher, row: ClaimedRow): Promise<void> {
+  function sendRow(connection: Publisher, row: ClaimedRow, batchSize: number): Promise<void> {
+    const span = startSendSpan(row, batchSize);
+    const started = performance.now();
+    metrics?.inFlight(1);
     let sent: Promise<void>;
     try {
       sent = connection.send(row.destination, sendBody(row.body), { headers: sendHeaders(row.headers, row) });
@@ -46,8 +52,17 @@ export function createSender(options: SenderOptions): Sender {
       sent = Promise.reject(error);
     }
     return sent.then(
-      () => marker.add(row.id),
-      (error: unknown) => failures.add(row, error),
+      () => {
+        metrics?.inFlight(-1);
+        metrics?.sent(row.destination, (performance.now() - started) / 1000);
+        span.end();
+        marker.add(row.id);
+      },
+      (error: unknown) => {
+        metrics?.inFlight(-1);
+        span.end(error);
+        failures.add(row, error);
+      },
     );
   }
 
@@ -79,7 +94,7 @@ export function createSender(options: SenderOptions): Sender {
         await statements.release(ready, true, null).catch(() => {});
         ready = [];
       }
-      await Promise.all([hold(held), ...ready.map((row) => sendRow(connection, row))]);
+      await Promise.all([hold(held), ...ready.map((row) => sendRow(connection, row, rows.length))]);
       await marker.settled();
     } finally {
       leases.settle(batch);

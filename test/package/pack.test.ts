@@ -168,6 +168,14 @@ test('the project typechecks against the published types, the Quick start\'s fil
   assert.is(tsc.code, 0, tsc.output);
 });
 
+test('without the optional OpenTelemetry packages: --metrics says in one line what to install (the Quick start below runs without them)', () => {
+  assert.not.ok(existsSync(join(app, 'node_modules/@opentelemetry/api')), 'the Quick start installs no OpenTelemetry package');
+  const r = sh('npx', ['outbox', 'relay', '--metrics', '127.0.0.1:0']);
+  assert.is(r.code, 2, r.output);
+  const lines = r.output.trim().split('\n').filter((l) => !/^\[relay\] info:/.test(l));
+  assert.equal(lines, ['outbox: --metrics (OUTBOX_METRICS) needs @opentelemetry/api @opentelemetry/sdk-metrics @opentelemetry/exporter-prometheus: npm install @opentelemetry/api @opentelemetry/sdk-metrics @opentelemetry/exporter-prometheus'], r.output);
+});
+
 test('Quick start: the consumer first, then app.ts, status, the relay — the consumer receives every event; SIGTERM exits 0', async () => {
   const consume = quickStart.commands[7]!.split(' ').slice(1).map(unique);
   consumer = startNpx(app, consume, { DATABASE_URL: t.url });
