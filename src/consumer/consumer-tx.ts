@@ -167,7 +167,7 @@ async function failed(ctx: DeliveryContext, delivery: Delivery, f: Failure): Pro
         return DONE;
       }
       // The COMMIT may or may not have reached the database: its inbox row says which.
-      const committed = await readInbox(ctx, delivery, 'check whether a commit whose answer was lost went through', () => ctx.inbox.isCommitted(id));
+      const committed = await readInbox(ctx, delivery, 'check whether a commit whose answer was lost went through', () => ctx.lookup.committed(id));
       if (committed === GAVE_UP) {
         report('abandoned');
         return DONE;

@@ -46,7 +46,7 @@ export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: 
     logger.warn(`message ${id} has neither cap-msg-id nor dop-msg-id: deduplicating on the broker's message-id, which RabbitMQ changes on every redelivery`);
   }
 
-  const recorded = await readInbox(ctx, delivery, 'look the message up in the inbox', () => ctx.inbox.isRecorded(id));
+  const recorded = await readInbox(ctx, delivery, 'look the message up in the inbox', () => ctx.lookup.recorded(id));
   if (recorded === GAVE_UP) return report('abandoned');
   if (typeof recorded === 'object') return report(invalid(ctx, delivery, `message ${id}: the inbox lookup failed (${recorded.problem})`));
   if (recorded) {
