@@ -10,6 +10,8 @@
  * Everything runs on one node-postgres pool, whose `Client.prototype.query` is wrapped here (in the bench
  * only) to count statements: each is one round trip. The consumer's own round trips per message are the
  * statements it issued per message beyond those of the bound's transaction (BEGIN, two inserts, COMMIT).
+ * `node_cpu_ms_per_msg` is this process's CPU per message (the bound's beside it): on two cores the
+ * consumer's CPU, the broker's and PostgreSQL's come out of the same budget.
  *
  *   flock /work/locks/bench.lock npm run bench -- consume   # BENCH_CONSUME_MESSAGES=3000, BENCH_CONSUME_REPEATS=3
  */
@@ -76,7 +78,13 @@ async function prefill(c: ResolvedConfig, queue: string): Promise<void> {
   await waitFor(() => depth(queue) === MESSAGES, 60_000, 100);
 }
 
-interface Run { per_s: number; statements_per_msg: number }
+interface Run { per_s: number; statements_per_msg: number; cpu_ms_per_msg: number; recorded?: number }
+
+/** This process's CPU (user + system) since `from`, ms. */
+const cpuMs = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+};
 
 const business = (id: string, total: string) => sql`insert into bench_orders (message_id, total) values (${id}, ${total})`;
 
@@ -102,17 +110,22 @@ async function consume(db: OutboxDb, url: string, queue: string, form: Form, con
     logger: silentLogger,
   });
   const before = queries;
+  const cpu = process.cpuUsage();
   const running = consumer.run();
-  await waitFor(() => consumer.stats().acked >= MESSAGES, 600_000, 5);
+  // A connection lost under load has its in-flight messages redelivered: those already committed come back
+  // `recorded`. They are counted as handled, and reported.
+  const handled = () => consumer.stats().acked + consumer.stats().recorded;
+  await waitFor(() => handled() >= MESSAGES, 600_000, 5);
   const seconds = (performance.now() - started) / 1000;
   const statements = queries - before;
+  const cpuPerMsg = cpuMs(cpu) / MESSAGES;
   await consumer.stop();
   await running;
   const s = consumer.stats();
-  if (s.acked !== MESSAGES || s.duplicate + s.recorded + s.nacked + s.failed + s.unsettled !== 0) {
+  if (s.acked + s.recorded !== MESSAGES || s.duplicate + s.nacked + s.failed + s.unsettled !== 0) {
     throw new Error(`unexpected outcomes: ${JSON.stringify(s)}`);
   }
-  return { per_s: MESSAGES / seconds, statements_per_msg: statements / MESSAGES };
+  return { per_s: MESSAGES / seconds, statements_per_msg: statements / MESSAGES, cpu_ms_per_msg: cpuPerMsg, recorded: s.recorded };
 }
 
 /** The handler's transaction alone, `parallel` at a time, on the same pool: no broker, no consumer. */
@@ -120,6 +133,7 @@ async function bound(db: OutboxDb, parallel: number): Promise<Run> {
   const inbox = inboxStatements(db, createOutboxTables(), 'bench-bound');
   let next = 0;
   const before = queries;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const worker = async () => {
     while (next++ < MESSAGES) {
@@ -131,7 +145,11 @@ async function bound(db: OutboxDb, parallel: number): Promise<Run> {
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
-  return { per_s: MESSAGES / ((performance.now() - started) / 1000), statements_per_msg: (queries - before) / MESSAGES };
+  return {
+    per_s: MESSAGES / ((performance.now() - started) / 1000),
+    statements_per_msg: (queries - before) / MESSAGES,
+    cpu_ms_per_msg: cpuMs(cpu) / MESSAGES,
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -173,6 +191,7 @@ try {
     console.log(JSON.stringify({
       bench: 'consume', figure: 'db_bound', parallel: concurrency, messages: MESSAGES, repeats: b.length,
       tx_per_s: Math.round(median(b.map((r) => r.per_s))), range: range(b.map((r) => r.per_s), Math.round), statements_per_tx: r3(perTx),
+      node_cpu_ms_per_tx: r3(median(b.map((r) => r.cpu_ms_per_msg))),
     }));
     for (const form of ['tx_form', 'own_tx_form'] as const) {
       const runs = results.get(`${form}/${concurrency}`)!;
@@ -184,6 +203,8 @@ try {
         msg_per_s: Math.round(median(runs.map((r) => r.per_s))), range: range(runs.map((r) => r.per_s), Math.round),
         db_ratio: r3(median(ratios)), db_ratio_range: range(ratios, r3),
         own_round_trips_per_msg: r3(median(own)), own_round_trips_range: range(own, r3),
+        node_cpu_ms_per_msg: r3(median(runs.map((r) => r.cpu_ms_per_msg))),
+        redelivered_recorded: runs.reduce((n, r) => n + (r.recorded ?? 0), 0),
       }));
     }
   }
