@@ -1,30 +1,49 @@
 /**
- * Consumer throughput with the inbox (each message: one transaction with a business insert and
- * `payload.save(tx)`, then ACK) at concurrency 1 and 16, beside the raw consume ceiling measured in the
- * same run on the same pre-filled queue size: a bare-socket STOMP subscriber that ACKs every message
- * (client-individual, same prefetch) and touches no database. For context it also measures the database
- * bound: the same transaction (business insert + inbox insert) with no broker, as many at once as the
- * consumer's concurrency. Both handler forms: `(payload)` opening its own transaction on postgres.js, and
- * `(payload, { tx })` in the consumer's transaction on node-postgres, as `outbox consume` runs it. One JSON
- * line per figure.
+ * Consumer throughput against the database bound, in one run. The bound is the handler's transaction alone
+ * (a business insert and the inbox insert `payload.save(tx)` runs, BEGIN … COMMIT), as many at once as the
+ * consumer's concurrency, with no broker. Beside it the consumer handling pre-filled persistent messages
+ * with that same transaction, in both handler forms: `(payload, { tx })` (the consumer opens and commits the
+ * transaction, as `outbox consume` runs it) and `(payload)` (the handler opens its own and calls
+ * `save(tx)`). Concurrency 1 (prefetch 1) and 16 (prefetch 32); each figure is the median of
+ * BENCH_CONSUME_REPEATS interleaved repeats (bound, then the two forms, in a rotating order), with its range.
  *
- *   npm run bench -- consume          # BENCH_CONSUME_MESSAGES=3000 by default
+ * Everything runs on one node-postgres pool, whose `Client.prototype.query` is wrapped here (in the bench
+ * only) to count statements: each is one round trip. The consumer's own round trips per message are the
+ * statements it issued per message beyond those of the bound's transaction (BEGIN, two inserts, COMMIT).
+ * `node_cpu_ms_per_msg` is this process's CPU per message (the bound's beside it): on two cores the
+ * consumer's CPU, the broker's and PostgreSQL's come out of the same budget.
+ *
+ *   flock /work/locks/bench.lock npm run bench -- consume   # BENCH_CONSUME_MESSAGES=3000, BENCH_CONSUME_REPEATS=3
  */
 import { randomUUID } from 'node:crypto';
-import { connect as dial } from 'node:net';
+import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { resolveConfig, type ResolvedConfig } from '../../src/config/resolve.js';
 import { createConsumer } from '../../src/consumer/consumer.js';
+import { inboxStatements } from '../../src/consumer/sql.js';
 import { subscribeHeaders } from '../../src/consumer/subscription.js';
 import type { HandlerContext, Payload } from '../../src/consumer/types.js';
 import { openDatabase } from '../../src/db/open.js';
+import { createOutboxTables } from '../../src/db/tables.js';
+import { runTransaction } from '../../src/db/transaction.js';
 import type { OutboxDb } from '../../src/db/types.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { connect } from '../../src/stomp/connect.js';
 import { deleteQueue, rabbitmqctl, STOMP_HOST, STOMP_PORT, uniqueName, waitFor } from '../../test/helpers/broker.js';
-import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.js';
+import { createTestDatabase } from '../../test/helpers/db.js';
 
 const MESSAGES = Number(process.env.BENCH_CONSUME_MESSAGES ?? 3000);
+const REPEATS = Number(process.env.BENCH_CONSUME_REPEATS ?? 3);
+const SHAPES = [[1, 1], [16, 32]] as const;
+type Form = 'tx_form' | 'own_tx_form';
+
+// Every statement any node-postgres client sends: one round trip each.
+let queries = 0;
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  queries++;
+  return (query as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof query;
 
 function config(url: string, concurrency: number, prefetchCount: number): ResolvedConfig {
   return resolveConfig(
@@ -56,152 +75,141 @@ async function prefill(c: ResolvedConfig, queue: string): Promise<void> {
   }
   await Promise.all(sends);
   await pub.disconnect();
-  await waitFor(() => depth(queue) === MESSAGES, 30_000, 100);
+  await waitFor(() => depth(queue) === MESSAGES, 60_000, 100);
 }
 
-/**
- * The ceiling: the least a STOMP consumer can do per message — read the frame, write an ACK. Frames are
- * split on NUL (the bodies here are JSON, never NUL), acks for one socket read go out in one write.
- */
-function rawConsume(queue: string, prefetch: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = dial(STOMP_PORT, STOMP_HOST);
-    socket.setNoDelay(true);
-    let buffer = '';
-    let acked = 0;
-    let started = 0;
-    socket.on('error', reject);
-    socket.on('connect', () => {
-      socket.write('CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:guest\nheart-beat:0,0\n\n\0');
-    });
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1');
-      let out = '';
-      let end: number;
-      while ((end = buffer.indexOf('\0')) >= 0) {
-        const frame = buffer.slice(0, end).replace(/^\n+/, '');
-        buffer = buffer.slice(end + 1);
-        if (frame.startsWith('CONNECTED')) {
-          out += `SUBSCRIBE\nid:raw\ndestination:/amq/queue/${queue}\nack:client-individual\nprefetch-count:${prefetch}\n\n\0`;
-        } else if (frame.startsWith('MESSAGE')) {
-          if (!started) started = performance.now();
-          const ack = /\nack:([^\n]*)/.exec(frame)?.[1];
-          out += `ACK\nid:${ack}\n\n\0`;
-          if (++acked === MESSAGES) {
-            const seconds = (performance.now() - started) / 1000;
-            socket.write(out + 'DISCONNECT\n\n\0', () => socket.end());
-            resolve(MESSAGES / seconds);
-            return;
-          }
-        } else if (frame.startsWith('ERROR')) {
-          reject(new Error(frame));
-        }
-      }
-      if (out) socket.write(out);
-    });
-  });
-}
+interface Run { per_s: number; statements_per_msg: number; cpu_ms_per_msg: number; recorded?: number }
 
-async function inboxConsume(t: TestDatabase, queue: string, concurrency: number, prefetch: number, pg?: OutboxDb): Promise<number> {
+/** This process's CPU (user + system) since `from`, ms. */
+const cpuMs = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+};
+
+const business = (id: string, total: string) => sql`insert into bench_orders (message_id, total) values (${id}, ${total})`;
+
+async function consume(db: OutboxDb, url: string, queue: string, form: Form, concurrency: number, prefetch: number): Promise<Run> {
   let started = 0;
   const ownTransaction = async (p: Payload<{ total: string }>) => {
     if (!started) started = performance.now();
-    await t.db.transaction(async (tx) => {
-      await tx.execute(sql`insert into bench_orders (message_id, total) values (${p.messageId}, ${p.body.total})`);
+    await db.transaction(async (tx) => {
+      await tx.execute(business(p.messageId, p.body.total));
       await p.save(tx);
     });
   };
   const inConsumerTransaction = async (p: Payload<{ total: string }>, { tx }: HandlerContext) => {
     if (!started) started = performance.now();
-    await tx.execute(sql`insert into bench_orders (message_id, total) values (${p.messageId}, ${p.body.total})`);
+    await tx.execute(business(p.messageId, p.body.total));
   };
   const consumer = createConsumer({
-    db: pg ?? t.db,
-    handler: pg ? inConsumerTransaction : ownTransaction,
-    config: config(t.url, concurrency, prefetch),
+    db,
+    handler: form === 'tx_form' ? inConsumerTransaction : ownTransaction,
+    config: config(url, concurrency, prefetch),
     destination: `/topic/${queue}`,
     queue,
     logger: silentLogger,
   });
+  const before = queries;
+  const cpu = process.cpuUsage();
   const running = consumer.run();
-  await waitFor(() => consumer.stats().acked >= MESSAGES, 300_000, 5);
+  // A connection lost under load has its in-flight messages redelivered: those already committed come back
+  // `recorded`. They are counted as handled, and reported.
+  const handled = () => consumer.stats().acked + consumer.stats().recorded;
+  await waitFor(() => handled() >= MESSAGES, 600_000, 5);
   const seconds = (performance.now() - started) / 1000;
+  const statements = queries - before;
+  const cpuPerMsg = cpuMs(cpu) / MESSAGES;
   await consumer.stop();
   await running;
   const s = consumer.stats();
-  if (s.acked !== MESSAGES || s.duplicate + s.recorded + s.nacked + s.failed + s.unsettled !== 0) {
+  if (s.acked + s.recorded !== MESSAGES || s.duplicate + s.nacked + s.failed + s.unsettled !== 0) {
     throw new Error(`unexpected outcomes: ${JSON.stringify(s)}`);
   }
-  return MESSAGES / seconds;
+  return { per_s: MESSAGES / seconds, statements_per_msg: statements / MESSAGES, cpu_ms_per_msg: cpuPerMsg, recorded: s.recorded };
 }
 
-/** The handler's transaction alone, `parallel` at a time, no broker and no inbox lookups. */
-async function dbOnly(t: TestDatabase, parallel: number): Promise<number> {
+/** The handler's transaction alone, `parallel` at a time, on the same pool: no broker, no consumer. */
+async function bound(db: OutboxDb, parallel: number): Promise<Run> {
+  const inbox = inboxStatements(db, createOutboxTables(), 'bench-bound');
   let next = 0;
+  const before = queries;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const worker = async () => {
     while (next++ < MESSAGES) {
       const id = randomUUID();
-      await t.db.transaction(async (tx) => {
-        await tx.execute(sql`insert into bench_orders (message_id, total) values (${id}, ${'123.45'})`);
-        await tx.execute(sql`insert into outbox_received (message_id, destination, body, headers) values (${id}, '/topic/x', '{}', '{}')`);
+      await runTransaction(db, async (tx) => {
+        await tx.execute(business(id, '123.45'));
+        await inbox.insertReceived(tx, { messageId: id, destination: '/topic/bench', body: { total: '123.45' }, headers: {} });
       });
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
-  return MESSAGES / ((performance.now() - started) / 1000);
+  return {
+    per_s: MESSAGES / ((performance.now() - started) / 1000),
+    statements_per_msg: (queries - before) / MESSAGES,
+    cpu_ms_per_msg: cpuMs(cpu) / MESSAGES,
+  };
 }
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const r3 = (x: number): number => Number(x.toFixed(3));
+const range = (xs: number[], round: (x: number) => number) => [round(Math.min(...xs)), round(Math.max(...xs))];
+
 const t = await createTestDatabase();
-const pg = await openDatabase(config(t.url, 16, 32), { poolSize: 34, connectTimeout: 10 });
+const pool = await openDatabase(config(t.url, 16, 32), { poolSize: 34, connectTimeout: 10 });
 const queues: string[] = [];
 try {
   await t.sql`create table bench_orders (message_id text primary key, total numeric not null, at timestamptz not null default now())`;
-  for (const [concurrency, prefetch] of [[1, 1], [16, 32]] as const) {
-    const rawQueue = uniqueName('bench-raw');
-    const inboxQueue = uniqueName('bench-inbox');
-    const txQueue = uniqueName('bench-inbox-tx');
-    queues.push(rawQueue, inboxQueue, `DLQ.${inboxQueue}`, txQueue, `DLQ.${txQueue}`);
-    const c = config(t.url, concurrency, prefetch);
-    await prefill(c, rawQueue);
-    await prefill(c, inboxQueue);
-    await prefill(c, txQueue);
-    const ceiling = await rawConsume(rawQueue, prefetch);
-    const inbox = await inboxConsume(t, inboxQueue, concurrency, prefetch);
-    const inboxTx = await inboxConsume(t, txQueue, concurrency, prefetch, pg.db);
-    const database = await dbOnly(t, concurrency);
-    console.log(JSON.stringify({ bench: 'consume', figure: 'raw_ceiling', prefetch, messages: MESSAGES, msg_per_s: Math.round(ceiling) }));
-    console.log(JSON.stringify({ bench: 'consume', figure: 'db_transaction_ceiling', parallel: concurrency, messages: MESSAGES, tx_per_s: Math.round(database) }));
-    console.log(
-      JSON.stringify({
-        bench: 'consume',
-        figure: 'inbox_consumer',
-        concurrency,
-        prefetch,
-        messages: MESSAGES,
-        msg_per_s: Math.round(inbox),
-        ceiling_msg_per_s: Math.round(ceiling),
-        ratio: Number((inbox / ceiling).toFixed(3)),
-        db_ratio: Number((inbox / database).toFixed(3)),
-      }),
-    );
-    console.log(
-      JSON.stringify({
-        bench: 'consume',
-        figure: 'inbox_consumer_tx_form',
-        concurrency,
-        prefetch,
-        messages: MESSAGES,
-        msg_per_s: Math.round(inboxTx),
-        ceiling_msg_per_s: Math.round(ceiling),
-        ratio: Number((inboxTx / ceiling).toFixed(3)),
-        db_ratio: Number((inboxTx / database).toFixed(3)),
-        vs_own_transaction: Number((inboxTx / inbox).toFixed(3)),
-      }),
-    );
+  const results = new Map<string, Run[]>();
+  const add = (key: string, run: Run) => results.set(key, [...(results.get(key) ?? []), run]);
+  for (let repeat = 0; repeat < REPEATS; repeat++) {
+    for (const [concurrency, prefetch] of SHAPES) {
+      const c = config(t.url, concurrency, prefetch);
+      const filled = new Map<Form, string>();
+      for (const form of ['tx_form', 'own_tx_form'] as const) {
+        const queue = uniqueName(`bench-${form}`);
+        queues.push(queue, `DLQ.${queue}`);
+        await prefill(c, queue);
+        filled.set(form, queue);
+      }
+      // Rotated, so no figure always runs first (a cold cache) or last (after the others' autovacuum).
+      const steps: Array<'bound' | Form> = ['bound', 'tx_form', 'own_tx_form'];
+      for (let i = 0; i < repeat % steps.length; i++) steps.push(steps.shift()!);
+      for (const step of steps) {
+        if (step === 'bound') add(`bound/${concurrency}`, await bound(pool.db, concurrency));
+        else add(`${step}/${concurrency}`, await consume(pool.db, t.url, filled.get(step)!, step, concurrency, prefetch));
+      }
+    }
+  }
+  for (const [concurrency, prefetch] of SHAPES) {
+    const b = results.get(`bound/${concurrency}`)!;
+    const perTx = median(b.map((r) => r.statements_per_msg));
+    console.log(JSON.stringify({
+      bench: 'consume', figure: 'db_bound', parallel: concurrency, messages: MESSAGES, repeats: b.length,
+      tx_per_s: Math.round(median(b.map((r) => r.per_s))), range: range(b.map((r) => r.per_s), Math.round), statements_per_tx: r3(perTx),
+      node_cpu_ms_per_tx: r3(median(b.map((r) => r.cpu_ms_per_msg))),
+    }));
+    for (const form of ['tx_form', 'own_tx_form'] as const) {
+      const runs = results.get(`${form}/${concurrency}`)!;
+      // Paired with the bound of the same repeat: the machine's load changes between repeats, not within one.
+      const ratios = runs.map((r, i) => r.per_s / b[i]!.per_s);
+      const own = runs.map((r) => r.statements_per_msg - perTx);
+      console.log(JSON.stringify({
+        bench: 'consume', figure: `consumer_${form}`, concurrency, prefetch, messages: MESSAGES, repeats: runs.length,
+        msg_per_s: Math.round(median(runs.map((r) => r.per_s))), range: range(runs.map((r) => r.per_s), Math.round),
+        db_ratio: r3(median(ratios)), db_ratio_range: range(ratios, r3),
+        own_round_trips_per_msg: r3(median(own)), own_round_trips_range: range(own, r3),
+        node_cpu_ms_per_msg: r3(median(runs.map((r) => r.cpu_ms_per_msg))),
+        redelivered_recorded: runs.reduce((n, r) => n + (r.recorded ?? 0), 0),
+      }));
+    }
   }
 } finally {
   for (const q of queues) deleteQueue(q);
-  await pg.close();
+  await pool.close();
   await t.drop();
 }

@@ -22,7 +22,8 @@ import { declareDeadLetterQueue } from './dead-letter.js';
 import type { DeliveryContext } from './delivery.js';
 import { createDispatcher, type Dispatcher } from './dispatch.js';
 import { handlerForm } from './handler-form.js';
-import { createInboxReader, GAVE_UP } from './inbox-read.js';
+import { createInboxLookup } from './inbox-lookup.js';
+import { createInboxReader, GAVE_UP, STATEMENT_DEADLINE_MS } from './inbox-read.js';
 import { inboxStatements } from './sql.js';
 import { consumeTargetProblem, deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
 import type { Consumer, ConsumerOptions, ConsumerStats, OutcomeCounts } from './types.js';
@@ -53,11 +54,13 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   // One id for the life of the consumer: every reconnect subscribes with it again.
   const subscriptionId = `outbox-${queue}-${randomUUID().slice(0, 8)}`;
   const maxBackoff = config.database.maxBackoff;
+  const inbox = inboxStatements(db, createOutboxTables(config.tables), queue);
   const ctx: DeliveryContext = {
     handler,
     form: handlerForm(handler, options.transaction),
     db,
-    inbox: inboxStatements(db, createOutboxTables(config.tables), queue),
+    inbox,
+    lookup: createInboxLookup({ queue, find: (ids) => inbox.findReceived(ids), deadlineMs: STATEMENT_DEADLINE_MS }),
     read: createInboxReader({ outage: createOutageLog(logger, 'read the inbox', describeDbError), maxBackoff }),
     logger,
     destination,

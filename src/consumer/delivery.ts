@@ -8,6 +8,7 @@ import { isOutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { StompMessage } from '../stomp/types.js';
 import type { OutageLog } from '../util/outage.js';
+import type { InboxLookup } from './inbox-lookup.js';
 import { GAVE_UP, type InboxReader } from './inbox-read.js';
 import type { PayloadState } from './payload.js';
 import type { InboxStatements } from './sql.js';
@@ -19,6 +20,8 @@ export interface DeliveryContext {
   /** Where the consumer opens `(payload, { tx })` handlers' transactions: the inbox's database. */
   db: OutboxDb;
   inbox: InboxStatements;
+  /** The inbox reads around handlers, many messages to a statement. */
+  lookup: InboxLookup;
   /** The consumer's own inbox reads: with a deadline, an outage waited out. */
   read: InboxReader;
   logger: Logger;
@@ -51,7 +54,7 @@ export type Report = (outcome: Outcome) => void;
  * the transaction that saved first — and that transaction rolled back with it, recording nothing.
  */
 export async function confirmDuplicate(ctx: DeliveryContext, delivery: Delivery, id: string, state?: PayloadState): Promise<Outcome> {
-  const committed = await readInbox(ctx, delivery, 'check that the inbox row of a duplicate is committed', () => ctx.inbox.isCommitted(id));
+  const committed = await readInbox(ctx, delivery, 'check that the inbox row of a duplicate is committed', () => ctx.lookup.committed(id));
   if (committed === GAVE_UP) return 'abandoned';
   if (committed === true) {
     ctx.logger.info(`message ${id} was handled by another delivery meanwhile: acking it as a duplicate`);

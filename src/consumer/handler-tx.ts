@@ -50,7 +50,7 @@ async function decide(ctx: DeliveryContext, delivery: Delivery, id: string, stat
   if (state.saved) {
     // save() only proves an insert ran; ACK only once the row is committed, or a handler that swallowed
     // its own rollback would lose the message.
-    const committed = await readInbox(ctx, delivery, 'check that the inbox row committed', () => ctx.inbox.isCommitted(id));
+    const committed = await readInbox(ctx, delivery, 'check that the inbox row committed', () => ctx.lookup.committed(id));
     if (committed === GAVE_UP) return 'abandoned';
     if (committed === true) return settle(ctx, delivery, 'ack', 'acked', state);
     const why = committed === false

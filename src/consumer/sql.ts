@@ -39,6 +39,11 @@ export interface InboxStatements {
    * exists-then-insert race).
    */
   insertReceived(tx: OutboxTx, row: InboxRow): Promise<boolean>;
+  /**
+   * The committed rows of many ids at once, under this queue or '': one statement for the reads of every
+   * message in flight (inbox-lookup.ts). Each id leads the key: one index descent per id.
+   */
+  findReceived(messageIds: string[]): Promise<Array<{ messageId: string; queue: string }>>;
 }
 
 export function inboxStatements(db: OutboxDb, tables: OutboxTables, queue: string): InboxStatements {
@@ -65,6 +70,12 @@ export function inboxStatements(db: OutboxDb, tables: OutboxTables, queue: strin
     },
     async isCommitted(messageId) {
       return (await committed.execute({ id: messageId, queue })).length > 0;
+    },
+    async findReceived(messageIds) {
+      return db
+        .select({ messageId: received.messageId, queue: received.queue })
+        .from(received)
+        .where(and(inArray(received.messageId, messageIds), inArray(received.queue, [queue, ''])));
     },
     async insertReceived(tx, row) {
       const rows = await tx
