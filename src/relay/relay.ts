@@ -154,7 +154,7 @@ export function createRelay(options: RelayOptions): Relay {
     },
   });
   const prober = createProber({ connect, breaker, marker, leases, statements, policy: retryPolicy, logger, maxBackoff: config.broker.maxBackoff, onFailed: progress.failed });
-  const sender = createSender({ isLive: (connection) => link.isLive(connection), breaker, prober, failures, marker, leases, statements, logger });
+  const sender = createSender({ isLive: (connection) => link.isLive(connection), breaker, prober, failures, marker, leases, statements, logger, onKeyFreed: () => wake.poke() });
   const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['published'] });
   const maxBatches = maxLeasedBatches(settings.batchSize, settings.window);
 
@@ -172,14 +172,28 @@ export function createRelay(options: RelayOptions): Relay {
   const missingTable = (error: unknown) =>
     new OutboxError('E_DATABASE', `the outbox table ${config.tables.published} is missing or outdated (${describeDbError(error)}): run \`outbox migrate\``, { cause: error });
 
-  /** The next batch; retried with the database backoff (a NOTIFY ends a wait early); undefined on abort. */
+  /**
+   * The next batch: unordered rows from the cursor, and keyed rows (heads of keys and their runs) beside them,
+   * two statements on two pooled connections at once, so the unordered claim keeps its cost and its round trip.
+   * Retried with the database backoff (a NOTIFY ends a wait early); undefined on abort.
+   */
   async function claim(signal: AbortSignal): Promise<ClaimedRow[] | undefined> {
     try {
       const after = cursor.next();
-      const rows = await retry(() => statements.claim(settings.batchSize, settings.leaseTimeout, leases.ids(), instance.ownerKey, after), { ...waitForDatabase, signal, fatal: isSchemaMissing });
+      const [rows, keyed] = await retry(
+        () => {
+          const inflight = leases.ids();
+          return Promise.all([
+            statements.claim(settings.batchSize, settings.leaseTimeout, inflight, instance.ownerKey, after),
+            statements.claimKeyed(settings.batchSize, settings.leaseTimeout, inflight, instance.ownerKey),
+          ]);
+        },
+        { ...waitForDatabase, signal, fatal: isSchemaMissing },
+      );
       database.recovered();
       cursor.claimed(after, rows.map((r) => r.seq), rows.length >= settings.batchSize);
-      return rows;
+      if (keyed.length === 0) return rows;
+      return [...rows, ...keyed].sort((a, b) => a.seq - b.seq);
     } catch (error) {
       if (error instanceof RetryAborted) return undefined;
       throw missingTable(error);

@@ -32,13 +32,15 @@ export interface SenderOptions {
   leases: Leases;
   statements: Pick<RelayStatements, 'hold' | 'release'>;
   logger: Logger;
+  /** A key's run is marked sent: its next row is a head now, claimable at once (the relay looks again). */
+  onKeyFreed?(): void;
 }
 
 export function createSender(options: SenderOptions): Sender {
   const { isLive, breaker, prober, failures, marker, leases, statements, logger } = options;
 
   /** Sends one row; its receipt marks it, its failure goes to the failure sink. */
-  function sendRow(connection: Publisher, row: ClaimedRow): Promise<void> {
+  function sendRow(connection: Publisher, row: ClaimedRow, lastOfRun = false): Promise<void> {
     let sent: Promise<void>;
     try {
       sent = connection.send(row.destination, sendBody(row.body), { headers: sendHeaders(row.headers, row) });
@@ -46,7 +48,10 @@ export function createSender(options: SenderOptions): Sender {
       sent = Promise.reject(error);
     }
     return sent.then(
-      () => marker.add(row.id),
+      () => {
+        marker.add(row.id, row.key != null);
+        if (lastOfRun) void marker.settled().then(() => options.onKeyFreed?.());
+      },
       (error: unknown) => failures.add(row, error),
     );
   }
@@ -79,7 +84,9 @@ export function createSender(options: SenderOptions): Sender {
         await statements.release(ready, true, null).catch(() => {});
         ready = [];
       }
-      await Promise.all([hold(held), ...ready.map((row) => sendRow(connection, row))]);
+      // Written in this order on one connection: a key's run reaches the broker in key_seq order.
+      const tails = lastOfRuns(ready);
+      await Promise.all([hold(held), ...ready.map((row) => sendRow(connection, row, tails.has(row)))]);
       await marker.settled();
     } finally {
       leases.settle(batch);
@@ -87,4 +94,11 @@ export function createSender(options: SenderOptions): Sender {
   }
 
   return { dispatch };
+}
+
+/** The last row of each key in `rows` (in send order): when it is marked, the key's next row is a head. */
+function lastOfRuns(rows: ClaimedRow[]): Set<ClaimedRow> {
+  const last = new Map<string, ClaimedRow>();
+  for (const row of rows) if (row.key != null) last.set(`${row.destination}\u0000${row.key}`, row);
+  return new Set(last.values());
 }
