@@ -6,6 +6,7 @@ const keys = Number(process.argv[2] ?? 1000);
 const t = await createTestDatabase();
 try {
   await insertKeyedBacklog(t.sql, '/queue/x', 20000, keys);
+  if (process.env.ANALYZE) await t.sql`vacuum analyze outbox_published`;
   const st = createRelayStatements(t.db, defaults.tables);
   let total = 0; const times: number[] = []; const mtimes: number[] = [];
   const t0 = performance.now();
