@@ -41,6 +41,9 @@ type Published = ReturnType<typeof createOutboxTables>['published'];
 const PARK_FACTOR = 10;
 
 export interface KeyedClaimParams {
+  /** Keys (heads) a claim takes at most. */
+  heads: number;
+  /** Rows a claim takes at most, heads included: what is left after the heads is shared out as runs. */
   limit: number;
   /** Seconds: the claimed rows' lease, and how long the rest of their keys stays parked. */
   lease: number;
@@ -50,8 +53,8 @@ export interface KeyedClaimParams {
 }
 
 /**
- * One keyed claim: up to `limit` rows, heads first in creation order, each followed by as much of its run
- * as the limit shares out (`limit / heads` rows a key, at least the head); leased like the unordered claim.
+ * One keyed claim: up to `heads` heads in creation order, each followed by as much of its run as `limit`
+ * shares out (`limit / heads` rows a key, at least the head); leased like the unordered claim.
  *
  * - HEADS walk the keyed pending index `(seq, next_attempt_at) WHERE status = 'pending' and key_seq is not
  *   null` in creation order (oldest key first: no key starves), due rows only (a head in backoff holds its
@@ -65,6 +68,7 @@ export interface KeyedClaimParams {
 export function keyedClaim(t: Published, p: KeyedClaimParams): SQL {
   const inflight = sql`${sql.param(p.inflight)}::uuid[]`;
   const limit = sql`${p.limit}::int`;
+  const heads = sql`${p.heads}::int`;
   const lease = sql`make_interval(secs => ${p.lease}::float8)`;
   return sql`
     with heads as (
@@ -75,7 +79,7 @@ export function keyedClaim(t: Published, p: KeyedClaimParams): SQL {
           select 1 from ${t} e
           where e.status <> 'sent' and e.destination = h.destination and e.key = h.key and e.key_seq < h.key_seq)
       order by h.seq
-      limit ${limit}
+      limit ${heads}
       for update of h skip locked
     ), picked as (
       select id from heads

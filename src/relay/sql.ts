@@ -138,9 +138,12 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
       const rows = (await claim.execute({ limit, lease: leaseSeconds, inflight, owner, after })) as ClaimedRow[];
       return inOrder(rows);
     },
-    /** Keyed rows: heads of keys and the runs behind them (./keyed-sql.ts); at most `limit`. */
-    async claimKeyed(limit: number, leaseSeconds: number, inflight: string[] = [], owner: number | null = null): Promise<ClaimedRow[]> {
-      return inOrder(rowsOf<ClaimedRow>(await db.execute(keyedClaim(t, { limit, lease: leaseSeconds, inflight, owner }))));
+    /**
+     * Keyed rows (./keyed-sql.ts): at most `heads` keys, and at most `limit` rows (default 2 × heads: even with
+     * a head for every key, each key sends two rows a round trip).
+     */
+    async claimKeyed(heads: number, leaseSeconds: number, inflight: string[] = [], owner: number | null = null, limit = 2 * heads): Promise<ClaimedRow[]> {
+      return inOrder(rowsOf<ClaimedRow>(await db.execute(keyedClaim(t, { heads, limit, lease: leaseSeconds, inflight, owner }))));
     },
     /** `keyed`: some of the rows have an ordering key (their keys' next rows are unparked). */
     async markSent(ids: string[], keyed = false): Promise<void> {

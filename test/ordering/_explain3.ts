@@ -11,7 +11,7 @@ try {
   await t.sql`vacuum analyze outbox_published`;
   const st = createRelayStatements(t.db, defaults.tables);
   for (let i = 0; i < 3; i++) { const rows = await st.claimKeyed(200, 30, [], null); await st.markSent(rows.map((r) => r.id), true); }
-  const q = new PgDialect().sqlToQuery(keyedClaim(outboxPublished, { limit: 200, lease: 30, inflight: [], owner: null }));
+  const q = new PgDialect().sqlToQuery(keyedClaim(outboxPublished, { heads: 200, limit: 400, lease: 30, inflight: [], owner: null }));
   await t.sql.begin(async (tx) => {
     const plan = await tx.unsafe(`explain (analyze, buffers, settings) ${q.sql}`, q.params as any[]);
     console.log(plan.map((r: any) => r['QUERY PLAN']).join('\n'));
