@@ -31,6 +31,7 @@ import { createClaimCursor } from './cursor.js';
 import { createFailureSink } from './failures.js';
 import { createGate } from './gate.js';
 import { createInstance } from './instance.js';
+import { createKeyedPace } from './keyed-pace.js';
 import { createIdleStatements } from './idle-sql.js';
 import { createLeases } from './leases.js';
 import { createMarker } from './marker.js';
@@ -157,6 +158,7 @@ export function createRelay(options: RelayOptions): Relay {
   const sender = createSender({ isLive: (connection) => link.isLive(connection), breaker, prober, failures, marker, leases, statements, logger, onKeyFreed: () => wake.poke() });
   const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['published'] });
   const maxBatches = maxLeasedBatches(settings.batchSize, settings.window);
+  const keyedClaims = createKeyedPace();
 
   const database = createOutageLog(logger, 'reach the database', describeDbError);
   const waitForDatabase = {
@@ -180,18 +182,20 @@ export function createRelay(options: RelayOptions): Relay {
   async function claim(signal: AbortSignal): Promise<ClaimedRow[] | undefined> {
     try {
       const after = cursor.next();
+      const withKeyed = keyedClaims.due();
       const [rows, keyed] = await retry(
         () => {
           const inflight = leases.ids();
           return Promise.all([
             statements.claim(settings.batchSize, settings.leaseTimeout, inflight, instance.ownerKey, after),
-            statements.claimKeyed(settings.batchSize, settings.leaseTimeout, inflight, instance.ownerKey),
+            withKeyed ? statements.claimKeyed(settings.batchSize, settings.leaseTimeout, inflight, instance.ownerKey) : [],
           ]);
         },
         { ...waitForDatabase, signal, fatal: isSchemaMissing },
       );
       database.recovered();
       cursor.claimed(after, rows.map((r) => r.seq), rows.length >= settings.batchSize);
+      if (withKeyed) keyedClaims.claimed(keyed.length, rows.length >= settings.batchSize);
       if (keyed.length === 0) return rows;
       return [...rows, ...keyed].sort((a, b) => a.seq - b.seq);
     } catch (error) {
