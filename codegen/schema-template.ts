@@ -46,9 +46,8 @@ export const outboxPublished = pgTable(
     keySeq: bigint('key_seq', { mode: 'number' }),
   },
   (t) => [
-    // The relay's claim: partial, in the claim's order; next_attempt_at skips rows in backoff inside the index,
-    // key_seq leaves keyed rows to the keyed claim.
-    index('${p}_pending_seq_idx').on(t.seq, t.nextAttemptAt, t.keySeq).where(sql\`status = 'pending'\`),
+    // The relay's claim: partial, in the claim's order; next_attempt_at skips rows in backoff inside the index.
+    index('${p}_pending_seq_idx').on(t.seq, t.nextAttemptAt).where(sql\`status = 'pending'\`),
     // The keyed claim's walk, and the head of each key (its first row not yet sent).
     index('${p}_key_pending_idx').on(t.seq, t.nextAttemptAt).where(sql\`status = 'pending' and key_seq is not null\`),
     index('${p}_key_head_idx').on(t.destination, t.key, t.keySeq).where(sql\`status <> 'sent'\`),

@@ -200,8 +200,8 @@ export function claimQuery(db: OutboxDb, t: ReturnType<typeof createOutboxTables
         // Never a row this relay still has in flight (its lease ran out while the receipt is awaited):
         // taking it again would send it twice from one relay.
         sql`${t.id} <> all(${sql.placeholder('inflight')}::uuid[])`,
-        // Keyed rows go one key at a time, by the keyed claim. A scan key on the index's third column: they
-        // are stepped over inside the index, like rows in backoff.
+        // Keyed rows go one key at a time, by the keyed claim. They are leased or parked (not due) nearly all
+        // the time, so the index steps over most of them before this filter sees them.
         sql`${t.keySeq} is null`,
       ),
     )
