@@ -1,9 +1,10 @@
 /**
  * Whether a claim also runs the keyed claim (./keyed-sql.ts). Beside the unordered claim it is a second
- * statement on a second connection; while only unordered rows stream in full batches, running it on every
- * claim cost 7% of the unordered throughput on two cores (10.4k → 9.7k msg/s, interleaved medians), for
- * nothing. So it runs with every claim while it finds keyed rows, or while the unordered claims are not full
- * (the relay has time to spare, and a keyed row's latency matters), and otherwise at most every KEYED_EVERY_MS.
+ * statement on a second connection, parsed and planned each time; while only unordered rows stream in full
+ * batches it finds nothing. So it runs with every claim while it finds keyed rows, or while the unordered claims
+ * are not full (the relay has time to spare, and a keyed row's latency matters), and otherwise at most every
+ * KEYED_EVERY_MS. (Measured: this alone did not move unordered throughput on two cores — 0.93× the code before
+ * ordering either way; the difference came from elsewhere, see scripts/bench/README.md "Ordering".)
  */
 import { monotonicMs } from '../util/clock.js';
 
