@@ -33,7 +33,7 @@ const queueArguments = (name: string) => rabbitmqctl('list_queues', 'name', 'arg
 test('x-single-active-consumer as a SUBSCRIBE header (consumer.queueHeaders) does not reach the queue', async () => {
   const { consumer, running } = startConsumer({
     db: t.db,
-    config: testConfig(t.url, { queueHeaders: { 'x-single-active-consumer': true } }),
+    config: testConfig(t.url, { queueHeaders: { 'x-single-active-consumer': 'true' } }),
     handler: () => {},
     destination: `/topic/${dropped}`,
     queue: dropped,
