@@ -57,6 +57,19 @@ export interface RelayRow {
  */
 const NOTE = sql`(last_error like 'released:%' or last_error = 'relay stopped before the receipt')`;
 
+/** An ordering key held behind a failure of its first unsent row. */
+export interface HeldKeyRow {
+  destination: string;
+  key: string;
+  /** The `key_seq` of the row that holds the key. */
+  headSeq: number;
+  /** That row is `failed` (`outbox retry` re-queues it); otherwise it waits out a backoff. */
+  failed: boolean;
+  lastError: string | null;
+  /** Rows of the key waiting behind it. */
+  waiting: number;
+}
+
 export function createStatusStatements(db: OutboxDb, tables: TableNames) {
   const { published: t, relays: r, idle: i } = createOutboxTables(tables);
   const one = async <T>(query: SQL) => rowsOf<T>(await db.execute(query))[0]!;
@@ -120,6 +133,33 @@ export function createStatusStatements(db: OutboxDb, tables: TableNames) {
           from d where d.destination is not null order by d.destination`),
       );
       return rows.map((row) => ({ destination: row.destination, failed: Number(row.failed), lastError: row.last_error }));
+    },
+
+    /**
+     * Ordering keys held behind a failure: a key whose first unsent row is `failed`, or waiting out a backoff
+     * after an error of its own; everything after it waits (README "Ordering"). The failed rows through their
+     * index, the ones in backoff through the keyed pending index; per key, its rows waiting behind through the
+     * head-of-key index. At most `maxKeys`, by destination and key.
+     */
+    async heldKeys(maxKeys: number, limit: number): Promise<HeldKeyRow[]> {
+      const rows = rowsOf<{ destination: string; key: string; head: string | number; failed: boolean; last_error: string | null; waiting: number }>(
+        await db.execute(sql`with x as (
+            select ${t.destination} as destination, ${t.key} as key, ${t.keySeq} as key_seq, ${t.status} as status, ${t.lastError} as last_error
+            from ${t} where ${t.status} = 'failed' and ${t.keySeq} is not null
+            union all
+            select ${t.destination}, ${t.key}, ${t.keySeq}, ${t.status}, ${t.lastError}
+            from ${t} where ${t.status} = 'pending' and ${t.keySeq} is not null and ${t.nextAttemptAt} > now()
+              and ${t.lastError} is not null and not ${NOTE}),
+          held as (
+            select destination, key, min(key_seq) as head, bool_or(status = 'failed') as failed,
+              (array_agg(last_error order by key_seq))[1] as last_error
+            from x group by destination, key order by destination, key limit ${maxKeys})
+          select held.*, (select count(*) from (
+              select 1 from ${t} w where w.status <> 'sent' and w.destination = held.destination and w.key = held.key and w.key_seq > held.head
+              limit ${limit}) c)::int as waiting
+          from held order by destination, key`),
+      );
+      return rows.map((row) => ({ destination: row.destination, key: row.key, headSeq: Number(row.head), failed: Boolean(row.failed), lastError: row.last_error, waiting: Number(row.waiting) }));
     },
 
     /** The planner's estimate of the rows with `status`, from the table's statistics: no row is read. */

@@ -9,7 +9,7 @@ import { CONNECTION_LEVEL } from '../relay/attribute.js';
 import { lockNamespace } from '../relay/instance.js';
 import { retentionTask } from '../retention/retention.js';
 import { createRetentionStatements } from '../retention/sql.js';
-import { createStatusStatements, type RelayRow } from './status-sql.js';
+import { createStatusStatements, type HeldKeyRow, type RelayRow } from './status-sql.js';
 
 /** Counts are exact up to this many rows; beyond it they are the planner's estimates, flagged as such. */
 export const COUNT_LIMIT = 100_000;
@@ -17,6 +17,8 @@ export const COUNT_LIMIT = 100_000;
 export const PENDING_SCAN = 20_000;
 /** Destinations with failed rows listed at most. */
 const MAX_FAILED_DESTINATIONS = 1000;
+/** Ordering keys held behind a failure listed at most. */
+export const MAX_HELD_KEYS = 1000;
 
 export interface DestinationStatus {
   destination: string;
@@ -62,6 +64,11 @@ export interface OutboxStatusReport {
   destinations: DestinationStatus[];
   /** Rows held by refused destinations, and which destinations. */
   held: { rows: number; destinations: string[] };
+  /**
+   * Ordering keys held behind a failure (README "Ordering"): the key's first unsent row failed or waits out a
+   * backoff, and the key's later rows wait behind it. At most MAX_HELD_KEYS, by destination and key.
+   */
+  heldKeys: HeldKeyRow[];
   /**
    * Pending rows still leased by a relay whose session is gone: a running relay frees them within a
    * second or so; with none running they wait out their lease.
@@ -128,6 +135,7 @@ export async function outboxStatus(db: OutboxDb, tables: TableNames): Promise<Ou
     oldestPendingAge: ages.length ? Math.max(...ages) : null,
     destinations,
     held: { rows: destinations.reduce((n, d) => n + d.held, 0), destinations: destinations.filter((d) => d.refused).map((d) => d.destination) },
+    heldKeys: await statements.heldKeys(MAX_HELD_KEYS, COUNT_LIMIT),
     staleLeases: groups.reduce((n, g) => n + g.stale, 0),
     relays: relays.map(({ lockKey: _, ...rest }) => rest),
     alarm: { blocked: blocked.length, longest: blocked.length ? Math.max(...blocked.map((r) => r.stateFor)) : null },

@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty';
-import { outboxStatus, type OutboxStatusReport } from '../admin/status.js';
+import { MAX_HELD_KEYS, outboxStatus, type OutboxStatusReport } from '../admin/status.js';
 import { formatAge } from '../util/time.js';
 import { commandConfig, commonArgs, withDatabase } from './common.js';
 
@@ -7,7 +7,7 @@ import { commandConfig, commonArgs, withDatabase } from './common.js';
 export default defineCommand({
   meta: {
     name: 'status',
-    description: 'Show the outbox: pending, failed and sent rows, per destination, refused destinations, stale leases, relays, last retention run',
+    description: 'Show the outbox: pending, failed and sent rows, per destination, refused destinations, ordering keys held behind a failure, stale leases, relays, last retention run',
   },
   args: {
     ...commonArgs,
@@ -49,6 +49,12 @@ export function render(s: OutboxStatusReport, where: string): string {
     }
     for (const d of s.destinations.filter((x) => !x.refused && x.lastError && (x.failed || x.retrying))) {
       notes.push(`  last error for ${d.destination}: ${d.lastError}`);
+    }
+    if (s.heldKeys.length) {
+      notes.push(`  ${s.heldKeys.length}${s.heldKeys.length >= MAX_HELD_KEYS ? '+' : ''} ordering key(s) held behind a failure (their later rows wait):`);
+      for (const k of s.heldKeys) {
+        notes.push(`    ${k.destination} key ${k.key}: #${k.headSeq} ${k.failed ? 'failed' : 'retrying'}, ${n(k.waiting)} behind it${k.lastError ? ` — ${k.lastError.split('\n')[0]}` : ''}`);
+      }
     }
     if (failed) notes.push(`  ${about(s.estimated.failed, failed)} failed row(s): \`outbox failed\` lists them; fix the cause, then \`outbox retry\` re-queues them`);
     if (s.staleLeases) {

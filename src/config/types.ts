@@ -62,6 +62,13 @@ export interface PublishConfig<Row = Record<string, unknown>> {
    * @defaultValue none
    */
   version?: string;
+  /**
+   * Ordering key: a column of the row (its value as a string) or a function of the row. Events of one
+   * destination and key are sent, and handled by a consumer, in commit order (README "Ordering").
+   * @example `key: 'customerId'` or `key: (o) => String(o.customerId)`
+   * @defaultValue none (unordered)
+   */
+  key?: (keyof Row & string) | ((row: Row) => string);
 }
 
 /** What a `headers` hook sees of a row about to be written to the outbox. */

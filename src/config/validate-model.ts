@@ -4,7 +4,7 @@ import { describe, fail } from './problem.js';
 import type { ModelConfig } from './types.js';
 
 const MODEL_KEYS = new Set(['table', 'publish']);
-const PUBLISH_KEYS = new Set(['destination', 'fields', 'serializer', 'version']);
+const PUBLISH_KEYS = new Set(['destination', 'fields', 'serializer', 'version', 'key']);
 /** Model keys become helper names: `order` → `insertOrderWithOutbox`. */
 const MODEL_KEY = /^[A-Za-z][A-Za-z0-9_]*$/;
 
@@ -24,7 +24,7 @@ export function validateModel(key: string, model: ModelConfig<any>): void {
     const p = `${at}.publish[${i}]`;
     if (entry === null || typeof entry !== 'object') fail(p, 'must be { destination, fields?, serializer?, version? }');
     for (const k of Object.keys(entry)) {
-      if (!PUBLISH_KEYS.has(k)) fail(`${p}.${k}`, 'unknown key (expected destination, fields, serializer, version)');
+      if (!PUBLISH_KEYS.has(k)) fail(`${p}.${k}`, 'unknown key (expected destination, fields, serializer, version, key)');
     }
     const destination = destinationProblem(entry.destination);
     if (destination) fail(`${p}.destination`, destination);
@@ -32,6 +32,9 @@ export function validateModel(key: string, model: ModelConfig<any>): void {
     if (version) fail(`${p}.version`, version);
     if (entry.serializer !== undefined && typeof entry.serializer !== 'function') {
       fail(`${p}.serializer`, `must be a function (row) => body, got ${describe(entry.serializer)}`);
+    }
+    if (entry.key !== undefined && typeof entry.key !== 'function' && (typeof entry.key !== 'string' || !shape.columns.includes(entry.key))) {
+      fail(`${p}.key`, `must be a column of table "${shape.name}" or a function (row) => string, got ${describe(entry.key)} (columns: ${shape.columns.join(', ')})`);
     }
     if (entry.fields !== undefined) {
       if (!Array.isArray(entry.fields)) fail(`${p}.fields`, 'must be a list of column names');

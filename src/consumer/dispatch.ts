@@ -18,6 +18,7 @@ import { monotonicMs } from '../util/clock.js';
 import { within } from '../util/within.js';
 import { messageIdOf } from '../wire/headers.js';
 import { deliver } from './deliver.js';
+import { createLanes } from './lanes.js';
 import type { Delivery, DeliveryContext } from './delivery.js';
 import type { OutcomeCounts } from './types.js';
 
@@ -66,16 +67,21 @@ export function createDispatcher(ctx: DeliveryContext, options: DispatcherOption
   let watchdog: NodeJS.Timeout | undefined;
   let reportedAt = 0;
   let accepting = true;
+  // Messages of one outbox-key run one at a time, in arrival order (./lanes.ts).
+  const lanes = createLanes();
 
   function pump(): void {
     while (accepting && running.size < concurrency && waiting.length > 0) {
-      const delivery = waiting.shift()!;
-      if (delivery.abandoned.aborted) continue;
-      start(delivery);
+      const at = lanes.next(waiting);
+      if (at < 0) return;
+      const [delivery] = waiting.splice(at, 1);
+      if (delivery!.abandoned.aborted) continue;
+      start(delivery!);
     }
   }
 
   function start(delivery: Delivery): void {
+    lanes.enter(delivery.message);
     let reported = false;
     const token = {};
     // Its CONSUMER span is active while the handler runs: the handler's spans and events continue the trace.
@@ -96,6 +102,7 @@ export function createDispatcher(ctx: DeliveryContext, options: DispatcherOption
       .finally(() => {
         watch.done();
         running.delete(slot);
+        lanes.leave(delivery.message);
         if (hung.delete(token) && hung.size === 0) stopWatchdog();
         pump();
       });

@@ -1,2 +1,2 @@
 // What drizzle-kit sees when it generates the library's own migrations in `drizzle/`.
-export { outboxMaintenance, outboxPublished, outboxPublishedIdle, outboxPublishedRelays, outboxReceived } from './tables.js';
+export { outboxMaintenance, outboxPublished, outboxPublishedIdle, outboxPublishedKeys, outboxPublishedRelays, outboxReceived } from './tables.js';

@@ -35,12 +35,26 @@ export function createOutboxTables(names: TableNames = defaults.tables) {
       // The lock key of the relay that claimed the row last (see the relays table): when that relay's
       // session is gone, another relay makes the row due at once instead of after its lease.
       owner: integer('owner'),
+      // The ordering key (README "Ordering"): rows of one destination and key are sent in `key_seq` order,
+      // one after the other. Null for unordered rows, which the relay sends as they come.
+      key: text('key'),
+      // The row's position within its destination and key, from the keys table at write time: 1, 2, 3, …
+      // with no gap, in commit order (the counter's row lock serialises the writers of one key).
+      keySeq: bigint('key_seq', { mode: 'number' }),
     },
     (t) => [
       // The claim's index: it must match the claim's ORDER BY, and being partial it stays the size of the backlog.
       // next_attempt_at rides along so rows waiting out a backoff or a lease are skipped inside the index,
-      // without a heap visit each (100k such rows ahead of the due ones: 8 ms claims → 2.8 ms).
+      // without a heap visit each (100k such rows ahead of the due ones: 8 ms claims → 2.8 ms). Keyed rows are in
+      // it too; the unordered claim leaves them (`key_seq is null`) to the keyed one, mostly inside the index, as
+      // they are leased or parked (not due) nearly all the time. Adding key_seq to it made the planner prefer a
+      // sequential scan for the claim (test/relay/claim-plan.test.ts) and cost 7% of unordered throughput.
       index(`${names.published}_pending_seq_idx`).on(t.seq, t.nextAttemptAt).where(sql`status = 'pending'`),
+      // The keyed claim's walk: pending keyed rows in creation order, so it never steps over unordered ones.
+      index(`${names.published}_key_pending_idx`).on(t.seq, t.nextAttemptAt).where(sql`status = 'pending' and key_seq is not null`),
+      // The head of a key: its first row not yet sent. One descent answers "is anything of this key before
+      // this row still unsent?" and finds the run of rows that follows a head, whatever the backlog.
+      index(`${names.published}_key_head_idx`).on(t.destination, t.key, t.keySeq).where(sql`status <> 'sent'`),
       // Retention deletes old sent rows oldest first without scanning the rest.
       index(`${names.published}_sent_at_idx`).on(t.sentAt).where(sql`status = 'sent'`),
       // Failed rows, for `outbox status`, `outbox failed` and `outbox retry`: without it each of them scans the
@@ -106,7 +120,21 @@ export function createOutboxTables(names: TableNames = defaults.tables) {
     stateSince: timestamptz('state_since').notNull().defaultNow(),
   });
 
-  return { published, received, maintenance, idle, relays };
+  // One counter per destination and key. A keyed write takes the next value with an upsert, which also
+  // locks the counter's row until the writer commits: a second writer of the same key waits there, so the
+  // key's rows commit in `key_seq` order and the relay never sees a later row before an earlier one.
+  // Named after the published table (`<published>_keys`), like the migrations' other derived names.
+  const keys = pgTable(
+    `${names.published}_keys`,
+    {
+      destination: text('destination').notNull(),
+      key: text('key').notNull(),
+      lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+    },
+    (t) => [primaryKey({ columns: [t.destination, t.key] })],
+  );
+
+  return { published, received, maintenance, idle, relays, keys };
 }
 
 export type OutboxTables = ReturnType<typeof createOutboxTables>;
@@ -120,3 +148,5 @@ export const outboxMaintenance = standard.maintenance;
 export const outboxPublishedIdle = standard.idle;
 /** `outbox_published_relays`: the relays running now. */
 export const outboxPublishedRelays = standard.relays;
+/** `outbox_published_keys`: the last `key_seq` given out per destination and key. */
+export const outboxPublishedKeys = standard.keys;

@@ -1,6 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { PgTable, PgUpdateSetSource } from 'drizzle-orm/pg-core';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig, PublishConfig } from '../config/types.js';
+import { OutboxError } from '../errors.js';
 import { pascalCase, validateModel } from '../config/validate-model.js';
 import type { OutboxTx } from '../db/types.js';
 import { finalDestination } from '../wire/destination.js';
@@ -71,8 +72,19 @@ function events(rows: readonly Record<string, unknown>[], model: ModelConfig<any
   for (const row of rows) {
     for (const config of model.publish) {
       const destination = finalDestination(config.destination, config.version);
-      drafts.push({ destination, body: modelBody(row, shape, config), context: `model ${name}, ${destination}` });
+      const context = `model ${name}, ${destination}`;
+      drafts.push({ destination, body: modelBody(row, shape, config), context, key: keyOf(row, config.key, context) });
     }
   }
   return drafts;
+}
+
+/** The row's ordering key: a column's value as a string, or what the config's function returns. */
+function keyOf(row: Record<string, unknown>, key: PublishConfig['key'], context: string): string | undefined {
+  if (key === undefined) return undefined;
+  const value = typeof key === 'function' ? key(row) : row[key];
+  if (value === null || value === undefined) {
+    throw new OutboxError('E_INVALID_HEADER', `the ordering key ${typeof key === 'function' ? '(key function)' : `column "${key}"`} is ${String(value)} for a row (${context}): a keyed event needs a key`);
+  }
+  return typeof value === 'string' ? value : value instanceof Date ? value.toISOString() : String(value);
 }

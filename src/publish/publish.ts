@@ -13,6 +13,11 @@ export interface PublishMessage<Body = unknown> {
   headers?: Record<string, string | undefined>;
   /** Suffix for the destination: `/topic/orders` + `v1` → `/topic/orders.v1`. */
   version?: string;
+  /**
+   * Ordering key: events of one destination and key are sent, and handled by a consumer, in commit order
+   * (README "Ordering"). Omitted: unordered.
+   */
+  key?: string;
 }
 
 /**
@@ -36,6 +41,6 @@ export async function publish<Body>(tx: OutboxTx, message: PublishMessage<Body>,
   const versionError = versionProblem(message.version);
   if (versionError) throw new OutboxError('E_INVALID_DESTINATION', `publish(): version ${versionError}`);
   const destination = finalDestination(message.destination, message.version);
-  const [id] = await writeOutbox(tx, [{ destination, body: message.body, headers: message.headers }], target);
+  const [id] = await writeOutbox(tx, [{ destination, body: message.body, headers: message.headers, key: message.key }], target);
   return id!;
 }

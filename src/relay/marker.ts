@@ -10,8 +10,8 @@ import type { Logger } from '../log/logger.js';
 import { databaseRetry, retry, RetryAborted } from '../util/retry.js';
 
 export interface Marker {
-  /** A RECEIPT arrived for this row. */
-  add(id: string): void;
+  /** A RECEIPT arrived for this row (`keyed`: a row with an ordering key, whose mark frees the key's next row). */
+  add(id: string, keyed?: boolean): void;
   /** Ids received but not yet marked (buffered or being written). */
   readonly backlog: number;
   /** Resolves once every id added so far is marked (or the marker was stopped). */
@@ -26,7 +26,7 @@ export interface Marker {
 const COALESCE_MS = 2;
 
 export function createMarker(options: {
-  markSent(ids: string[]): Promise<void>;
+  markSent(ids: string[], keyed: boolean): Promise<void>;
   logger: Logger;
   /** Mark at once when this many ids are waiting. */
   batchSize: number;
@@ -38,6 +38,8 @@ export function createMarker(options: {
   const { markSent, logger, batchSize } = options;
   const policy = databaseRetry(options.maxBackoff ?? 30);
   let buffer: string[] = [];
+  // Whether the buffer holds a keyed row: only then does a mark take the keyed statement.
+  let bufferKeyed = false;
   let writing = 0;
   let running: Promise<void> | undefined;
   const stopped = new AbortController();
@@ -70,10 +72,12 @@ export function createMarker(options: {
     while (buffer.length > 0 && !stopped.signal.aborted) {
       if (!urgent && buffer.length < batchSize) await nap(COALESCE_MS);
       const ids = buffer;
+      const keyed = bufferKeyed;
       buffer = [];
+      bufferKeyed = false;
       writing = ids.length;
       try {
-        await retry(() => markSent(ids), {
+        await retry(() => markSent(ids, keyed), {
           policy,
           signal: stopped.signal,
           onRetry: (error, _attempt, delay) => logger.warn(`cannot mark ${ids.length} rows sent (${describeDbError(error)}); retrying in ${delay.toFixed(1)} s`),
@@ -85,6 +89,7 @@ export function createMarker(options: {
       } catch (error) {
         if (!(error instanceof RetryAborted)) throw error;
         buffer = ids.concat(buffer);
+        bufferKeyed ||= keyed;
       } finally {
         writing = 0;
       }
@@ -100,9 +105,10 @@ export function createMarker(options: {
   };
 
   return {
-    add(id) {
+    add(id, keyed = false) {
       added++;
       buffer.push(id);
+      if (keyed) bufferKeyed = true;
       if (buffer.length >= batchSize) wakeUp();
       void kick();
     },

@@ -83,7 +83,7 @@ export function createProber(options: ProberOptions): Prober {
       const refusal = isOutboxError(error, 'E_BROKER_ERROR') && !CONNECTION_LEVEL.test(error.message);
       return failed(row, error, refusal ? 'refused' : 'unknown');
     }
-    marker.add(row.id);
+    marker.add(row.id, row.key != null);
     breaker.probed(row.destination, 'accepted');
     logger.info(`${row.destination} accepted the probe: sending its rows again`);
   }

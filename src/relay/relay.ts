@@ -33,6 +33,7 @@ import { createClaimCursor } from './cursor.js';
 import { createFailureSink } from './failures.js';
 import { createGate } from './gate.js';
 import { createInstance } from './instance.js';
+import { createKeyedPace } from './keyed-pace.js';
 import { createIdleStatements } from './idle-sql.js';
 import { createLeases } from './leases.js';
 import { createMarker } from './marker.js';
@@ -165,9 +166,10 @@ export function createRelay(options: RelayOptions): Relay {
     },
   });
   const prober = createProber({ connect, breaker, marker, leases, statements, policy: retryPolicy, logger, maxBackoff: config.broker.maxBackoff, onFailed: progress.failed, metrics });
-  const sender = createSender({ isLive: (connection) => link.isLive(connection), breaker, prober, failures, marker, leases, statements, logger, metrics });
+  const sender = createSender({ isLive: (connection) => link.isLive(connection), breaker, prober, failures, marker, leases, statements, logger, metrics, onKeyFreed: () => wake.poke() });
   const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['published'] });
   const maxBatches = maxLeasedBatches(settings.batchSize, settings.window);
+  const keyedClaims = createKeyedPace();
 
   const database = createOutageLog(logger, 'reach the database', describeDbError);
   const waitForDatabase = {
@@ -183,16 +185,32 @@ export function createRelay(options: RelayOptions): Relay {
   const missingTable = (error: unknown) =>
     new OutboxError('E_DATABASE', `the outbox table ${config.tables.published} is missing or outdated (${describeDbError(error)}): run \`outbox migrate\``, { cause: error });
 
-  /** The next batch; retried with the database backoff (a NOTIFY ends a wait early); undefined on abort. */
+  /**
+   * The next batch: unordered rows from the cursor, and keyed rows (heads of keys and their runs) beside them,
+   * two statements on two pooled connections at once, so the unordered claim keeps its cost and its round trip.
+   * Retried with the database backoff (a NOTIFY ends a wait early); undefined on abort.
+   */
   async function claim(signal: AbortSignal): Promise<ClaimedRow[] | undefined> {
     try {
       const after = cursor.next();
       const started = performance.now();
-      const rows = await retry(() => statements.claim(settings.batchSize, settings.leaseTimeout, leases.ids(), instance.ownerKey, after), { ...waitForDatabase, signal, fatal: isSchemaMissing });
+      const withKeyed = keyedClaims.due();
+      const [rows, keyed] = await retry(
+        () => {
+          const inflight = leases.ids();
+          return Promise.all([
+            statements.claim(settings.batchSize, settings.leaseTimeout, inflight, instance.ownerKey, after),
+            withKeyed ? statements.claimKeyed(settings.batchSize, settings.leaseTimeout, inflight, instance.ownerKey) : [],
+          ]);
+        },
+        { ...waitForDatabase, signal, fatal: isSchemaMissing },
+      );
       database.recovered();
       metrics.claimed((performance.now() - started) / 1000);
       cursor.claimed(after, rows.map((r) => r.seq), rows.length >= settings.batchSize);
-      return rows;
+      if (withKeyed) keyedClaims.claimed(keyed.length, rows.length >= settings.batchSize);
+      if (keyed.length === 0) return rows;
+      return [...rows, ...keyed].sort((a, b) => a.seq - b.seq);
     } catch (error) {
       if (error instanceof RetryAborted) return undefined;
       throw missingTable(error);

@@ -35,13 +35,15 @@ export interface SenderOptions {
   statements: Pick<RelayStatements, 'hold' | 'release'>;
   logger: Logger;
   metrics?: RelayMetrics;
+  /** A key's run is marked sent: its next row is a head now, claimable at once (the relay looks again). */
+  onKeyFreed?(): void;
 }
 
 export function createSender(options: SenderOptions): Sender {
   const { isLive, breaker, prober, failures, marker, leases, statements, logger, metrics } = options;
 
   /** Sends one row; its receipt marks it, its failure goes to the failure sink. */
-  function sendRow(connection: Publisher, row: ClaimedRow, batchSize: number): Promise<void> {
+  function sendRow(connection: Publisher, row: ClaimedRow, batchSize: number, lastOfRun = false): Promise<void> {
     const span = startSendSpan(row, batchSize);
     const started = performance.now();
     metrics?.inFlight(1);
@@ -56,7 +58,8 @@ export function createSender(options: SenderOptions): Sender {
         metrics?.inFlight(-1);
         metrics?.sent(row.destination, (performance.now() - started) / 1000);
         span.end();
-        marker.add(row.id);
+        marker.add(row.id, row.key != null);
+        if (lastOfRun) void marker.settled().then(() => options.onKeyFreed?.());
       },
       (error: unknown) => {
         metrics?.inFlight(-1);
@@ -94,7 +97,9 @@ export function createSender(options: SenderOptions): Sender {
         await statements.release(ready, true, null).catch(() => {});
         ready = [];
       }
-      await Promise.all([hold(held), ...ready.map((row) => sendRow(connection, row, rows.length))]);
+      // Written in this order on one connection: a key's run reaches the broker in key_seq order.
+      const tails = lastOfRuns(ready);
+      await Promise.all([hold(held), ...ready.map((row) => sendRow(connection, row, rows.length, tails.has(row)))]);
       await marker.settled();
     } finally {
       leases.settle(batch);
@@ -102,4 +107,11 @@ export function createSender(options: SenderOptions): Sender {
   }
 
   return { dispatch };
+}
+
+/** The last row of each key in `rows` (in send order): when it is marked, the key's next row is a head. */
+function lastOfRuns(rows: ClaimedRow[]): Set<ClaimedRow> {
+  const last = new Map<string, ClaimedRow>();
+  for (const row of rows) if (row.key != null) last.set(`${row.destination}\u0000${row.key}`, row);
+  return new Set(last.values());
 }

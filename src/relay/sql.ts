@@ -10,6 +10,7 @@ import { and, asc, inArray, lte, sql } from 'drizzle-orm';
 import type { TableNames } from '../config/types.js';
 import { createOutboxTables } from '../db/tables.js';
 import { rowsOf, type OutboxDb } from '../db/types.js';
+import { keyedClaim, markSentKeyed } from './keyed-sql.js';
 
 /** A row the relay claimed: what it needs to send it and to mark it. */
 export interface ClaimedRow {
@@ -20,6 +21,9 @@ export interface ClaimedRow {
   headers: Record<string, unknown>;
   /** Attempts including this claim. */
   attempts: number;
+  /** The ordering key and the row's position within it; null for unordered rows. */
+  key?: string | null;
+  keySeq?: number | null;
 }
 
 /** How a failed row is scheduled again. */
@@ -132,11 +136,20 @@ export function createRelayStatements(db: OutboxDb, tables: TableNames) {
     /** `after`: only rows with a higher `seq` (0: from the start). */
     async claim(limit: number, leaseSeconds: number, inflight: string[] = [], owner: number | null = null, after = 0): Promise<ClaimedRow[]> {
       const rows = (await claim.execute({ limit, lease: leaseSeconds, inflight, owner, after })) as ClaimedRow[];
-      // UPDATE … RETURNING comes back in no particular order; send in creation order.
-      return rows.map((r) => ({ ...r, seq: Number(r.seq) })).sort((a, b) => a.seq - b.seq);
+      return inOrder(rows);
     },
-    async markSent(ids: string[]): Promise<void> {
-      if (ids.length) await markSent.execute({ ids });
+    /**
+     * Keyed rows (./keyed-sql.ts): at most `heads` keys, and at most `limit` rows (default 2 × heads: even with
+     * a head for every key, each key sends two rows a round trip).
+     */
+    async claimKeyed(heads: number, leaseSeconds: number, inflight: string[] = [], owner: number | null = null, limit = 2 * heads): Promise<ClaimedRow[]> {
+      return inOrder(rowsOf<ClaimedRow>(await db.execute(keyedClaim(t, { heads, limit, lease: leaseSeconds, inflight, owner }))));
+    },
+    /** `keyed`: some of the rows have an ordering key (their keys' next rows are unparked). */
+    async markSent(ids: string[], keyed = false): Promise<void> {
+      if (!ids.length) return;
+      if (keyed) await db.execute(markSentKeyed(t, ids));
+      else await markSent.execute({ ids });
     },
     // The row verbs below take the rows as claimed (id + attempts): they touch only this relay's claim.
     async fail(rows: Claim[], error: string, policy: RetryPolicy): Promise<void> {
@@ -187,6 +200,9 @@ export function claimQuery(db: OutboxDb, t: ReturnType<typeof createOutboxTables
         // Never a row this relay still has in flight (its lease ran out while the receipt is awaited):
         // taking it again would send it twice from one relay.
         sql`${t.id} <> all(${sql.placeholder('inflight')}::uuid[])`,
+        // Keyed rows go one key at a time, by the keyed claim. They are leased or parked (not due) nearly all
+        // the time, so the index steps over most of them before this filter sees them.
+        sql`${t.keySeq} is null`,
       ),
     )
     .orderBy(asc(t.seq))
@@ -201,7 +217,18 @@ export function claimQuery(db: OutboxDb, t: ReturnType<typeof createOutboxTables
       owner: sql`${sql.placeholder('owner')}::int`,
     })
     .where(inArray(t.id, due))
-    .returning({ id: t.id, seq: t.seq, destination: t.destination, body: t.body, headers: t.headers, attempts: t.attempts });
+    .returning(claimedColumns(t));
+}
+
+function claimedColumns(t: ReturnType<typeof createOutboxTables>['published']) {
+  return { id: t.id, seq: t.seq, destination: t.destination, body: t.body, headers: t.headers, attempts: t.attempts, key: t.key, keySeq: t.keySeq };
+}
+
+/** UPDATE … RETURNING comes back in no particular order; send in creation order (a key's rows: in key_seq order too). */
+function inOrder(rows: ClaimedRow[]): ClaimedRow[] {
+  return rows
+    .map((r) => ({ ...r, seq: Number(r.seq), keySeq: r.keySeq == null ? null : Number(r.keySeq) }))
+    .sort((a, b) => a.seq - b.seq);
 }
 
 /** A claim of a row: its id and `attempts` as the claim returned it. */

@@ -12,9 +12,13 @@ export const MESSAGE_TYPE = 'dop-msg-type';
 export const PUBLISHED = 'Published';
 export const SENT_TIME = 'dop-msg-sent-time';
 export const CORRELATION_ID = 'dop-correlation-id';
+/** The ordering key of a keyed message (README "Ordering"). */
+export const KEY = 'outbox-key';
+/** The message's position within its destination and key: 1, 2, 3, … in send order, so a consumer sees a gap or a reordering. */
+export const KEY_SEQ = 'outbox-key-seq';
 
 /** Set by the library from the outbox row itself; a headers hook or a caller may not change them. */
-export const LIBRARY_HEADERS: ReadonlySet<string> = new Set([MESSAGE_ID, DESTINATION, MESSAGE_TYPE, SENT_TIME]);
+export const LIBRARY_HEADERS: ReadonlySet<string> = new Set([MESSAGE_ID, DESTINATION, MESSAGE_TYPE, SENT_TIME, KEY, KEY_SEQ]);
 
 /**
  * Frame headers: the STOMP client writes them (destination, content-length, receipt) or they change what the
@@ -52,7 +56,10 @@ export function messageIdOf(headers: Record<string, string>): { id: string; sour
  * tool may lack. Without `dop-msg-id` a consumer cannot deduplicate, so a missing one defaults to the row
  * id (stable across resends); present headers are never overridden.
  */
-export function sendHeaders(stored: Record<string, unknown> | null | undefined, row?: { id: string; destination: string }): Record<string, string> {
+export function sendHeaders(
+  stored: Record<string, unknown> | null | undefined,
+  row?: { id: string; destination: string; key?: string | null; keySeq?: number | null },
+): Record<string, string> {
   const headers: Record<string, string> = {};
   if (row) {
     headers[MESSAGE_ID] = row.id;
@@ -62,6 +69,11 @@ export function sendHeaders(stored: Record<string, unknown> | null | undefined, 
   for (const [name, value] of Object.entries(stored ?? {})) {
     if (value === undefined || value === null || FRAME_HEADERS.has(name.toLowerCase())) continue;
     headers[name] = typeof value === 'string' ? value : String(value);
+  }
+  // A keyed row's position comes from its columns, which the relay orders by: the headers say the same.
+  if (row?.key != null && row.keySeq != null) {
+    headers[KEY] = row.key;
+    headers[KEY_SEQ] = String(row.keySeq);
   }
   // The body is JSON (jsonb) whatever a custom header claims, and a message the broker confirmed must
   // survive a broker restart: these two always win.

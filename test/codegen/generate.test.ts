@@ -116,6 +116,7 @@ test('schema.ts defines the same tables as src/db/tables.ts, for default and cus
     assert.equal(describeTable(generated.outboxMaintenance), describeTable(library.maintenance));
     assert.equal(describeTable(generated.outboxPublishedIdle), describeTable(library.idle));
     assert.equal(describeTable(generated.outboxPublishedRelays), describeTable(library.relays));
+    assert.equal(describeTable(generated.outboxPublishedKeys), describeTable(library.keys));
   }
   assert.is(describeTable(generatedCustom.outboxPublishedIdle).name, 'shop_relays_idle');
   assert.is(describeTable(generatedCustom.outboxPublished).indexes[0]!.name, 'shop_events_pending_seq_idx');
@@ -151,25 +152,31 @@ const statements = (text: string) =>
     .map((chunk) => chunk.split('\n').filter((line) => !line.trimStart().startsWith('--')).join('\n').trim())
     .filter(Boolean);
 
-test('drizzle-kit generate over schema.ts gives the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql, 0004_inbox_queue_scope.sql, 0005_pending_due.sql, 0006_relay_owner.sql, 0007_failed_rows.sql)', () => {
+test('drizzle-kit generate over schema.ts gives the shipped table migrations (drizzle/0000_init.sql, 0002_relay_idle.sql, 0004_inbox_queue_scope.sql, 0005_pending_due.sql, 0006_relay_owner.sql, 0007_failed_rows.sql, 0008_ordering_keys.sql)', () => {
   // 0001 and 0003 are custom (trigger, UNLOGGED): drizzle-kit cannot say them, outbox-trigger.sql carries them.
   const shipped = (tag: string) => readFileSync(join(ROOT, `drizzle/${tag}.sql`), 'utf8');
   const idle = shipped('0002_relay_idle');
+  // 0008 (ordering: the key columns, the keys table, the keyed indexes) is exactly what drizzle-kit writes after 0007.
+  const ordering = statements(shipped('0008_ordering_keys'));
+  const afterFailedRows = kitGenerate(join(WORK, 'kit-8'), 8);
+  assert.equal(afterFailedRows.created, ['0008_next.sql']);
+  assert.equal(statements(readFileSync(join(WORK, 'kit-8', '0008_next.sql'), 'utf8')), ordering);
+  const withoutOrdering = (list: string[]) => list.filter((st) => !ordering.includes(st));
   // 0007 (the failed rows' index) is exactly what drizzle-kit writes after 0006.
   const failedRows = statements(shipped('0007_failed_rows'));
   const afterRelayOwner = kitGenerate(join(WORK, 'kit-7'), 7);
   assert.equal(afterRelayOwner.created, ['0007_next.sql']);
-  assert.equal(statements(readFileSync(join(WORK, 'kit-7', '0007_next.sql'), 'utf8')), failedRows);
+  assert.equal(withoutOrdering(statements(readFileSync(join(WORK, 'kit-7', '0007_next.sql'), 'utf8'))), failedRows);
   // 0006 (the relays table, the rows' owner) is exactly what drizzle-kit writes after 0005 (with 0007's).
   const relayOwner = statements(shipped('0006_relay_owner'));
   const afterPendingDue = kitGenerate(join(WORK, 'kit-6'), 6);
   assert.equal(afterPendingDue.created, ['0006_next.sql']);
-  assert.equal(statements(readFileSync(join(WORK, 'kit-6', '0006_next.sql'), 'utf8')).filter((st) => !failedRows.includes(st)), relayOwner);
+  assert.equal(statements(readFileSync(join(WORK, 'kit-6', '0006_next.sql'), 'utf8')).filter((st) => !failedRows.includes(st) && !ordering.includes(st)), relayOwner);
   // 0005 (the claim's index gains next_attempt_at) is exactly what drizzle-kit writes after 0004 (with 0006's).
   const afterScope = kitGenerate(join(WORK, 'kit-5'), 5);
   assert.equal(afterScope.created, ['0005_next.sql']);
   const pendingDue = statements(shipped('0005_pending_due'));
-  const later = [...relayOwner, ...failedRows];
+  const later = [...relayOwner, ...failedRows, ...ordering];
   assert.equal(statements(readFileSync(join(WORK, 'kit-5', '0005_next.sql'), 'utf8')).filter((st) => !later.includes(st)), pendingDue);
   const withoutPendingDue = (list: string[]) => list.filter((st) => !pendingDue.includes(st) && !later.includes(st));
   // 0004 as drizzle-kit writes it: the new key before the column it needs, and the old key's drop commented out.
@@ -188,10 +195,13 @@ test('drizzle-kit generate over schema.ts gives the shipped table migrations (dr
   // From nothing, drizzle-kit writes all five tables in one file (alphabetical: the idle and relays tables
   // after outbox_published), the inbox as 0004 leaves it, the rows' owner as 0006 adds it, 0007's index.
   const expected = shipped('0000_init')
-    .replace('USING btree ("seq") WHERE', 'USING btree ("seq","next_attempt_at") WHERE')
+    .replace(
+      'USING btree ("seq") WHERE status = \'pending\';',
+      `USING btree ("seq","next_attempt_at") WHERE status = 'pending';--> statement-breakpoint\n${ordering.filter((st) => /_key_(pending|head)_idx/.test(st)).join('--> statement-breakpoint\n')}`,
+    )
     .replace("WHERE status = 'sent';--> statement-breakpoint\n", `WHERE status = 'sent';--> statement-breakpoint\n${failedRows[0]}--> statement-breakpoint\n`)
-    .replace('"sent_at" timestamp with time zone,\n\tCONSTRAINT', '"sent_at" timestamp with time zone,\n\t"owner" integer,\n\tCONSTRAINT')
-    .replace('CREATE TABLE "outbox_received"', `${idle.trimEnd()}\n--> statement-breakpoint\n${relayOwner[0]}\n--> statement-breakpoint\nCREATE TABLE "outbox_received"`)
+    .replace('"sent_at" timestamp with time zone,\n\tCONSTRAINT', '"sent_at" timestamp with time zone,\n\t"owner" integer,\n\t"key" text,\n\t"key_seq" bigint,\n\tCONSTRAINT')
+    .replace('CREATE TABLE "outbox_received"', `${idle.trimEnd()}\n--> statement-breakpoint\n${ordering[0]}\n--> statement-breakpoint\n${relayOwner[0]}\n--> statement-breakpoint\nCREATE TABLE "outbox_received"`)
     .replace('"message_id" text PRIMARY KEY NOT NULL', '"message_id" text NOT NULL')
     .replace(
       '"received_at" timestamp with time zone DEFAULT now() NOT NULL\n);',

@@ -61,16 +61,16 @@ test('outbox migrate on an empty database, twice: tables, indexes, trigger; the 
       const r = cli(['migrate'], { DATABASE_URL: t.url });
       assert.is(r.status, 0, `run ${run}: ${r.stderr}`);
       // It says what it did: every migration the first time, nothing the second.
-      if (run === 1) assert.match(r.stdout, /^outbox: applied 0000_init, 0001_notify_trigger, .*, 0007_failed_rows to postgres:\/\/.*\n$/);
+      if (run === 1) assert.match(r.stdout, /^outbox: applied 0000_init, 0001_notify_trigger, .*, 0008_ordering_keys to postgres:\/\/.*\n$/);
       else assert.match(r.stdout, /^outbox: postgres:\/\/\S+ is already up to date\n$/);
     }
-    assert.equal(await tables(t.sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_published_relays', 'outbox_received']);
-    assert.is(Number((await t.sql`select count(*) as n from __outbox_migrations`)[0]!.n), 8);
+    assert.equal(await tables(t.sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_published_keys', 'outbox_published_relays', 'outbox_received']);
+    assert.is(Number((await t.sql`select count(*) as n from __outbox_migrations`)[0]!.n), 9);
     const inboxKey = await t.sql`select indexname from pg_indexes where tablename = 'outbox_received' order by 1`;
     assert.equal(inboxKey.map((r) => r.indexname), ['outbox_received_message_id_queue_pk', 'outbox_received_received_at_idx'], 'the inbox is keyed per queue');
     assert.is((await t.sql`select relpersistence from pg_class where relname = 'outbox_published_idle'`)[0]!.relpersistence, 'u', 'the idle table is UNLOGGED');
     const indexes = (await t.sql`select indexname from pg_indexes where tablename = 'outbox_published' order by 1`).map((r) => r.indexname);
-    assert.equal(indexes, ['outbox_published_failed_idx', 'outbox_published_pending_seq_idx', 'outbox_published_pkey', 'outbox_published_sent_at_idx']);
+    assert.equal(indexes, ['outbox_published_failed_idx', 'outbox_published_key_head_idx', 'outbox_published_key_pending_idx', 'outbox_published_pending_seq_idx', 'outbox_published_pkey', 'outbox_published_sent_at_idx']);
     assert.is((await t.sql`select count(*) as n from pg_trigger where tgname = 'outbox_published_notify'`)[0]!.n, '1');
   } finally {
     await t.drop();
@@ -81,11 +81,11 @@ test('migrate on PGlite (in memory), twice; the helpers work in a PGlite transac
   const client = new PGlite();
   try {
     const db = drizzle({ client }) as unknown as OutboxDb;
-    assert.is((await migrate(db)).applied.length, 8);
+    assert.is((await migrate(db)).applied.length, 9);
     assert.equal((await migrate(db)).applied, [], 'the second run applies nothing');
     const sql = (q: TemplateStringsArray) => client.query(q.join(''));
-    assert.equal(await tables(sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_published_relays', 'outbox_received']);
-    assert.is(rowsOf(await client.query('select count(*)::int as n from __outbox_migrations'))[0]!.n, 8);
+    assert.equal(await tables(sql), ['__outbox_migrations', 'outbox_maintenance', 'outbox_published', 'outbox_published_idle', 'outbox_published_keys', 'outbox_published_relays', 'outbox_received']);
+    assert.is(rowsOf(await client.query('select count(*)::int as n from __outbox_migrations'))[0]!.n, 9);
     await client.exec(schemaSql);
     await db.transaction((tx) => insertOrderWithOutbox(tx, { total: '5.00' }));
     await db
@@ -119,7 +119,7 @@ test('custom table names: generate + migrate (twice) + the helpers write to the 
       assert.is(r.status, 0, `run ${run}: ${r.stderr}`);
     }
     // The idle table follows the published one's name unless it is named itself.
-    assert.equal(await tables(t.sql), ['__shop_events_migrations', 'shop_events', 'shop_events_idle', 'shop_events_relays', 'shop_inbox', 'shop_maint']);
+    assert.equal(await tables(t.sql), ['__shop_events_migrations', 'shop_events', 'shop_events_idle', 'shop_events_keys', 'shop_events_relays', 'shop_inbox', 'shop_maint']);
 
     const { default: config } = await import(configFile);
     const { files } = generate({ configPath: configFile, config, runtimeImport: JSON.parse(index).replace(/\.ts$/, '.js') });

@@ -124,7 +124,7 @@ test('a database that cannot be used: one line naming the cause, for every comma
 test('outbox migrate says what it applied, then that there was nothing to apply', () => {
   const first = outbox(['migrate'], db());
   assert.is(first.code, 0, first.output);
-  assert.match(first.stdout, /^outbox: applied 0000_init, .*, 0007_failed_rows to postgres:\/\/\S+\n$/);
+  assert.match(first.stdout, /^outbox: applied 0000_init, .*, 0008_ordering_keys to postgres:\/\/\S+\n$/);
   const again = outbox(['migrate'], db());
   assert.is(again.code, 0, again.output);
   assert.match(again.stdout, /^outbox: postgres:\/\/\S+ is already up to date\n$/);
@@ -367,7 +367,7 @@ test('outbox doctor: every check passes on a migrated database and a live broker
   // An unmigrated database and an unreachable broker: failed, and named.
   const bad = outbox(['doctor'], { DATABASE_URL: empty.url, OUTBOX_BROKER_URL: 'stomp://guest:guest@127.0.0.1:9/', OUTBOX_RABBITMQ_MANAGEMENT_URL: 'http://127.0.0.1:9' });
   assert.is(bad.code, 1, bad.output);
-  assert.match(bad.stdout, /fail\s+migrations\s+8 not applied \(0000_init, .*\): run outbox migrate/);
+  assert.match(bad.stdout, /fail\s+migrations\s+9 not applied \(0000_init, .*\): run outbox migrate/);
   assert.match(bad.stdout, /fail\s+broker\s+cannot reach 127\.0\.0\.1:9/);
   assert.match(bad.stdout, /check\(s\) failed: migrations, tables, broker/);
 });

@@ -27,10 +27,16 @@ export const outboxPublished = pgTable(
     sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
     // The relay that claimed the row last: when it dies, another takes the row at once, not after the lease.
     owner: integer('owner'),
+    // The ordering key (null: unordered) and the row's position within its destination and key.
+    key: text('key'),
+    keySeq: bigint('key_seq', { mode: 'number' }),
   },
   (t) => [
     // The relay's claim: partial, in the claim's order; next_attempt_at skips rows in backoff inside the index.
     index('outbox_published_pending_seq_idx').on(t.seq, t.nextAttemptAt).where(sql`status = 'pending'`),
+    // The keyed claim's walk, and the head of each key (its first row not yet sent).
+    index('outbox_published_key_pending_idx').on(t.seq, t.nextAttemptAt).where(sql`status = 'pending' and key_seq is not null`),
+    index('outbox_published_key_head_idx').on(t.destination, t.key, t.keySeq).where(sql`status <> 'sent'`),
     // Retention: old sent rows, oldest first.
     index('outbox_published_sent_at_idx').on(t.sentAt).where(sql`status = 'sent'`),
     // Failed rows per destination, for outbox status, failed and retry.
@@ -65,6 +71,17 @@ export const outboxPublishedIdle = pgTable('outbox_published_idle', {
   relayId: uuid('relay_id').primaryKey(),
   expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
 });
+
+/** The last key_seq given out per destination and key; a keyed write locks its key's row until it commits. */
+export const outboxPublishedKeys = pgTable(
+  'outbox_published_keys',
+  {
+    destination: text('destination').notNull(),
+    key: text('key').notNull(),
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.destination, t.key] })],
+);
 
 /** The relays running now: `outbox status` shows them, and a relay takes a dead one's rows over at once. */
 export const outboxPublishedRelays = pgTable('outbox_published_relays', {
