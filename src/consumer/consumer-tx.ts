@@ -6,8 +6,6 @@
  * | where it failed                | why                                      | then                                      |
  * |--------------------------------|------------------------------------------|-------------------------------------------|
  * | BEGIN (or getting a connection)| an outage                                | wait (database backoff), run it again     |
- * | the inbox lookup (run beside   | the id is already recorded               | roll back, ACK (`recorded`), no handler   |
- * | BEGIN, awaited before handler) | the lookup failed for this message       | roll back, NACK (`invalid`), no handler   |
  * | the handler                    | the connection broke (ROLLBACK failed),  | wait, run the handler again               |
  * |                                | a serialisation failure or deadlock      |                                           |
  * | the handler                    | anything else it threw                   | NACK (`failed`)                           |
@@ -35,16 +33,10 @@ import {
 import { GAVE_UP, STATEMENT_DEADLINE_MS } from './inbox-read.js';
 import { createPayload, type PayloadInit, type PayloadState } from './payload.js';
 
-/**
- * `settledByLookup` answers the inbox lookup started before BEGIN (deliver.ts): true when it settled the
- * message itself (already recorded, or the lookup failed for it), and then the handler does not run.
- */
-export async function inConsumerTransaction(
-  ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report, settledByLookup: () => Promise<boolean>,
-): Promise<void> {
+export async function inConsumerTransaction(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report): Promise<void> {
   const policy = databaseRetry(ctx.maxBackoff);
   for (let failures = 0; ; failures++) {
-    const attempt = await attemptOnce(ctx, delivery, init, report, settledByLookup);
+    const attempt = await attemptOnce(ctx, delivery, init, report);
     if (attempt === DONE) {
       ctx.transactions.recovered();
       return;
@@ -61,13 +53,10 @@ type Attempt = typeof DONE | { outage: unknown };
 /** Thrown inside the transaction to roll it back for a reason already handled. */
 const TIMED_OUT_ROLLBACK = Symbol('handler timed out');
 const NACKED_ROLLBACK = Symbol('handler nacked');
-const SETTLED_ROLLBACK = Symbol('settled by the lookup');
 
-type Stage = 'begin' | 'lookup' | 'handler' | 'save' | 'commit';
+type Stage = 'begin' | 'handler' | 'save' | 'commit';
 
-async function attemptOnce(
-  ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report, settledByLookup: () => Promise<boolean>,
-): Promise<Attempt> {
+async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report): Promise<Attempt> {
   const id = init.messageId;
   // A payload per attempt: nothing the handler did in a rolled-back attempt carries over.
   const { payload, state } = createPayload(init, ctx.inbox);
@@ -86,8 +75,6 @@ async function attemptOnce(
       ctx.db,
       async (tx) => {
         clearTimeout(deadline);
-        stage = 'lookup';
-        if (await settledByLookup()) throw SETTLED_ROLLBACK;
         stage = 'handler';
         running = startHandler(() => withCorrelationId(payload.correlationId, () => ctx.handler(payload, { tx, signal })));
         const result = await within(running, { ms: timeoutMs(ctx) });
@@ -117,7 +104,6 @@ async function attemptOnce(
       await outlive(ctx, running!, id);
       return DONE;
     }
-    if (error === SETTLED_ROLLBACK) return DONE;
     return failed(ctx, delivery, { id, state, stage, error, rollbackFailed, report });
   }
   clearTimeout(deadline);
@@ -149,9 +135,6 @@ async function failed(ctx: DeliveryContext, delivery: Delivery, f: Failure): Pro
   }
   const kind = classifyDbFailure(error);
   switch (f.stage) {
-    case 'lookup':
-      // The lookup waits out its own outages; what it throws (the inbox table is gone) stops the consumer.
-      throw error;
     case 'begin':
       if (kind === 'setup') throw setupFailure('open a transaction', error);
       // Nothing of the message's has run yet: whatever stops a transaction from starting is the database's.

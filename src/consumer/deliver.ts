@@ -1,7 +1,6 @@
 /**
- * One message, start to end: the checks that need no database, the dedup shortcut (an inbox lookup, sharing
- * a statement with other messages' reads: inbox-lookup.ts), then the handler in the form it was written in
- * (handler-tx.ts or consumer-tx.ts), and the single ACK or NACK. The outcome rules
+ * One message, start to end: the checks that need no database, the dedup shortcut, then the handler in the
+ * form it was written in (handler-tx.ts or consumer-tx.ts), and the single ACK or NACK. The outcome rules
  * (README "Outcomes"):
  *
  * | what happened                                           | outcome     | frame |
@@ -47,14 +46,13 @@ export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: 
     logger.warn(`message ${id} has neither cap-msg-id nor dop-msg-id: deduplicating on the broker's message-id, which RabbitMQ changes on every redelivery`);
   }
 
-  // Asked now; a `(payload, { tx })` delivery waits for the answer inside the transaction it opens
-  // meanwhile, so that the lookup and BEGIN overlap. Either way the handler starts only once the id is known new.
-  const lookup: LookedUp = readInbox(ctx, delivery, 'look the message up in the inbox', () => ctx.lookup.recorded(id)).then(
-    (answer) => ({ answer }),
-    (error: unknown) => ({ error }),
-  );
-  const settledByLookup = () => settleIfKnown(ctx, delivery, id, lookup, report);
-  if (ctx.form !== 'consumer' && (await settledByLookup())) return;
+  const recorded = await readInbox(ctx, delivery, 'look the message up in the inbox', () => ctx.lookup.recorded(id));
+  if (recorded === GAVE_UP) return report('abandoned');
+  if (typeof recorded === 'object') return report(invalid(ctx, delivery, `message ${id}: the inbox lookup failed (${recorded.problem})`));
+  if (recorded) {
+    logger.info(`message ${id} was already handled on queue ${ctx.inbox.queue}: acking it without running the handler`);
+    return report(settle(ctx, delivery, 'ack', 'recorded'));
+  }
 
   if (!body.json) logger.warn(`message ${id} has a body that is not JSON: the handler gets it as a string`);
   const init: PayloadInit = {
@@ -64,25 +62,6 @@ export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: 
     correlationId: message.headers['dop-correlation-id'] || randomUUID(),
     destination: message.headers.destination || ctx.destination,
   };
-  if (ctx.form === 'consumer') return inConsumerTransaction(ctx, delivery, init, report, settledByLookup);
+  if (ctx.form === 'consumer') return inConsumerTransaction(ctx, delivery, init, report);
   return inHandlerTransaction(ctx, delivery, init, report);
-}
-
-type LookedUp = Promise<{ answer: Awaited<ReturnType<typeof readInbox<boolean>>> } | { error: unknown }>;
-
-/**
- * Settles the message when the lookup decided it — already recorded (ACK), the lookup failed for this
- * message (NACK), given up (left for redelivery) — and says whether it did. Throws when the consumer
- * cannot go on (the inbox table is gone).
- */
-async function settleIfKnown(ctx: DeliveryContext, delivery: Delivery, id: string, lookup: LookedUp, report: Report): Promise<boolean> {
-  const looked = await lookup;
-  if ('error' in looked) throw looked.error;
-  const recorded = looked.answer;
-  if (recorded === GAVE_UP) return report('abandoned'), true;
-  if (typeof recorded === 'object') return report(invalid(ctx, delivery, `message ${id}: the inbox lookup failed (${recorded.problem})`)), true;
-  if (!recorded) return false;
-  ctx.logger.info(`message ${id} was already handled on queue ${ctx.inbox.queue}: acking it without running the handler`);
-  report(settle(ctx, delivery, 'ack', 'recorded'));
-  return true;
 }
