@@ -24,10 +24,10 @@ test('a database that does not exist: exit 2 within seconds, one line naming it'
   const file = writeConfigFile({ database: { url } });
   try {
     const started = Date.now();
-    const { code, output } = await runCli(['relay', '--config', file.path]);
+    const { code, output, stderr } = await runCli(['relay', '--config', file.path]);
     assert.is(code, 2, output);
     assert.ok(Date.now() - started < 15_000, 'within seconds');
-    assert.match(lastLine(output), /^outbox: .*database "no_such_database_here" does not exist.*--wait/);
+    assert.match(lastLine(stderr), /^outbox: .*database "no_such_database_here" does not exist.*--wait/);
   } finally {
     file.remove();
   }
@@ -37,10 +37,10 @@ test('a broker that refuses the credentials at the first connection: exit 2 with
   const file = writeConfigFile({ database: { url: t.url }, broker: { hosts: [{ host: STOMP_HOST, port: STOMP_PORT }], passcode: 'not-the-password' } });
   try {
     const started = Date.now();
-    const { code, output } = await runCli(['relay', '--config', file.path]);
+    const { code, output, stderr } = await runCli(['relay', '--config', file.path]);
     assert.is(code, 2, output);
     assert.ok(Date.now() - started < 15_000, 'within seconds');
-    assert.match(lastLine(output), /^outbox: the broker refused the connection: .*(Access refused|access_refused|Bad CONNECT).*broker\.passcode/i);
+    assert.match(lastLine(stderr), /^outbox: the broker refused the connection: .*(Access refused|access_refused|Bad CONNECT).*broker\.passcode/i);
     assert.not.match(output, /not-the-password/, 'the passcode is never printed');
   } finally {
     file.remove();

@@ -66,8 +66,10 @@ export function captureLogger(echo = false): Logger & { lines: Array<{ at: numbe
 
 export interface RelayProcess {
   child: ChildProcess;
-  /** Everything it printed so far (stdout + stderr). */
+  /** Everything it printed so far (stdout + stderr, in arrival order, which between the two pipes is not the order written). */
   output(): string;
+  /** stderr alone, in the order written. */
+  stderr(): string;
   /** Resolves with the exit code (or the signal name). */
   exited: Promise<number | string>;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
@@ -88,12 +90,17 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Rela
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => {
+    out += c.toString();
+    err += c.toString();
+  });
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return {
     child,
     output: () => out,
+    stderr: () => err,
     exited,
     async waitForOutput(pattern, timeoutMs = 20_000) {
       const until = Date.now() + timeoutMs;
@@ -107,10 +114,10 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Rela
 }
 
 /** Runs a CLI command to completion. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | string; output: string }> {
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | string; output: string; stderr: string }> {
   const p = spawnCli(args, env);
   const code = await p.exited;
-  return { code, output: p.output() };
+  return { code, output: p.output(), stderr: p.stderr() };
 }
 
 /**

@@ -8,8 +8,10 @@ export const HANDLER = 'test/consumer/fixtures/handler.ts#onMessage';
 
 export interface Child {
   process: ChildProcess;
-  /** stdout + stderr so far. */
+  /** stdout + stderr so far, in arrival order (which between the two pipes is not the order written). */
   output(): string;
+  /** stderr alone, in the order written. */
+  stderr(): string;
   /** Resolves with the exit code (or the signal name). */
   exited: Promise<number | string>;
 }
@@ -21,10 +23,14 @@ export function runCli(args: string[], env: Record<string, string> = {}): Child 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => {
+    out += c.toString();
+    err += c.toString();
+  });
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  return { process: child, output: () => out, exited };
+  return { process: child, output: () => out, stderr: () => err, exited };
 }
 
 export const consumeArgs = (destination: string, queue: string, handler = HANDLER) => [
