@@ -4,7 +4,7 @@
  * consumer's concurrency, with no broker. Beside it the consumer handling pre-filled persistent messages
  * with that same transaction, in both handler forms: `(payload, { tx })` (the consumer opens and commits the
  * transaction, as `outbox consume` runs it) and `(payload)` (the handler opens its own and calls
- * `save(tx)`). Concurrency 1 (prefetch 1) and 16 (prefetch 32); each figure is the median of
+ * `save(tx)`). Concurrency 1 (prefetch 1, the default, and 2) and 16 (prefetch 32); each figure is the median of
  * BENCH_CONSUME_REPEATS interleaved repeats (bound, then the two forms, in a rotating order), with its range.
  *
  * Everything runs on one node-postgres pool, whose `Client.prototype.query` is wrapped here (in the bench
@@ -34,7 +34,9 @@ import { createTestDatabase } from '../../test/helpers/db.js';
 
 const MESSAGES = Number(process.env.BENCH_CONSUME_MESSAGES ?? 3000);
 const REPEATS = Number(process.env.BENCH_CONSUME_REPEATS ?? 3);
-const SHAPES = [[1, 1], [16, 32]] as const;
+// [concurrency, prefetch]: the default (1, 1); one message buffered ahead (1, 2), so the broker's turnaround
+// after an ACK is off the path; and 16 handlers with two messages each (16, 32).
+const SHAPES = [[1, 1], [1, 2], [16, 32]] as const;
 type Form = 'tx_form' | 'own_tx_form';
 
 // Every statement any node-postgres client sends: one round trip each.
@@ -180,21 +182,21 @@ try {
       const steps: Array<'bound' | Form> = ['bound', 'tx_form', 'own_tx_form'];
       for (let i = 0; i < repeat % steps.length; i++) steps.push(steps.shift()!);
       for (const step of steps) {
-        if (step === 'bound') add(`bound/${concurrency}`, await bound(pool.db, concurrency));
-        else add(`${step}/${concurrency}`, await consume(pool.db, t.url, filled.get(step)!, step, concurrency, prefetch));
+        if (step === 'bound') add(`bound/${concurrency}/${prefetch}`, await bound(pool.db, concurrency));
+        else add(`${step}/${concurrency}/${prefetch}`, await consume(pool.db, t.url, filled.get(step)!, step, concurrency, prefetch));
       }
     }
   }
   for (const [concurrency, prefetch] of SHAPES) {
-    const b = results.get(`bound/${concurrency}`)!;
+    const b = results.get(`bound/${concurrency}/${prefetch}`)!;
     const perTx = median(b.map((r) => r.statements_per_msg));
     console.log(JSON.stringify({
-      bench: 'consume', figure: 'db_bound', parallel: concurrency, messages: MESSAGES, repeats: b.length,
+      bench: 'consume', figure: 'db_bound', parallel: concurrency, beside_prefetch: prefetch, messages: MESSAGES, repeats: b.length,
       tx_per_s: Math.round(median(b.map((r) => r.per_s))), range: range(b.map((r) => r.per_s), Math.round), statements_per_tx: r3(perTx),
       node_cpu_ms_per_tx: r3(median(b.map((r) => r.cpu_ms_per_msg))),
     }));
     for (const form of ['tx_form', 'own_tx_form'] as const) {
-      const runs = results.get(`${form}/${concurrency}`)!;
+      const runs = results.get(`${form}/${concurrency}/${prefetch}`)!;
       // Paired with the bound of the same repeat: the machine's load changes between repeats, not within one.
       const ratios = runs.map((r, i) => r.per_s / b[i]!.per_s);
       const own = runs.map((r) => r.statements_per_msg - perTx);

@@ -1,18 +1,21 @@
 /**
  * The `(payload, { tx })` form: the consumer opens the transaction (runTransaction: on node-postgres, a
- * client it checks out and always gives back), runs the handler in it, records the message in the inbox
- * (`payload.save(tx)`) and commits. Because the transaction is the consumer's, it knows what failed:
+ * client it checks out and always gives back), records the message in the inbox first (claimReceived — the
+ * insert is also the dedup check, so a message already recorded costs no handler call and no lookup), runs
+ * the handler in it and commits. Because the transaction is the consumer's, it knows what failed:
  *
  * | where it failed                | why                                      | then                                      |
  * |--------------------------------|------------------------------------------|-------------------------------------------|
  * | BEGIN (or getting a connection)| an outage                                | wait (database backoff), run it again     |
+ * | the inbox insert               | a committed row already holds the id     | ACK (`recorded`), the handler not run     |
+ * | the inbox insert               | an outage or its deadline                | wait, run it again                        |
+ * | the inbox insert               | the row cannot be stored                 | NACK (`invalid`)                          |
  * | the handler                    | the connection broke (ROLLBACK failed),  | wait, run the handler again               |
  * |                                | a serialisation failure or deadlock      |                                           |
  * | the handler                    | anything else it threw                   | NACK (`failed`)                           |
+ * | the handler                    | it caught a failed statement, returned   | NACK (`failed`): the commit would roll back|
  * | the handler, past its timeout  | —                                        | NACK (`timeout`), close the connection    |
- * | the inbox insert               | E_DUPLICATE                              | ACK once a committed row is confirmed     |
- * | the inbox insert               | an outage or its deadline                | wait, run it again                        |
- * | the inbox insert               | the row cannot be stored                 | NACK (`invalid`)                          |
+ * | the handler's own save()       | E_DUPLICATE (a save in a savepoint)      | ACK once a committed row is confirmed     |
  * | COMMIT                         | an outage: the outcome is unknown        | look for the inbox row: ACK, or run again |
  * | COMMIT                         | a deferred constraint (the handler's)    | NACK (`failed`)                           |
  *
@@ -27,7 +30,7 @@ import { sleep } from '../util/sleep.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import { classifyDbFailure, deadlineExceeded, setupFailure } from './db-failure.js';
 import {
-  confirmDuplicate, outlive, readInbox, settle, startHandler, timeoutMs,
+  alreadyRecorded, confirmDuplicate, outlive, readInbox, settle, startHandler, timeoutMs,
   type Delivery, type DeliveryContext, type HandlerResult, type Report,
 } from './delivery.js';
 import { GAVE_UP, STATEMENT_DEADLINE_MS } from './inbox-read.js';
@@ -53,28 +56,34 @@ type Attempt = typeof DONE | { outage: unknown };
 /** Thrown inside the transaction to roll it back for a reason already handled. */
 const TIMED_OUT_ROLLBACK = Symbol('handler timed out');
 const NACKED_ROLLBACK = Symbol('handler nacked');
+const RECORDED_ROLLBACK = Symbol('already recorded');
+const ABORTED_ROLLBACK = Symbol('transaction aborted under the handler');
 
-type Stage = 'begin' | 'handler' | 'save' | 'commit';
+type Stage = 'begin' | 'claim' | 'handler' | 'commit';
 
 async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report): Promise<Attempt> {
   const id = init.messageId;
   // A payload per attempt: nothing the handler did in a rolled-back attempt carries over.
-  const { payload, state } = createPayload(init, ctx.inbox);
+  const { payload, state, recordedIn } = createPayload(init, ctx.inbox);
   const cut = new AbortController();
   const gaveUp = new AbortController();
   const signal = AbortSignal.any([gaveUp.signal, delivery.abandoned]);
   let stage: Stage = 'begin';
   let running: Promise<HandlerResult> | undefined;
   let rollbackFailed: { error: unknown } | undefined;
-  // The consumer's own statements have a deadline (BEGIN here, the inbox insert and COMMIT below), enforced
+  // The consumer's own statements have a deadline (BEGIN and the inbox insert here, COMMIT below), enforced
   // by closing the connection; the handler's time in between is consumer.handlerTimeout's.
   const expire = (what: string) => setTimeout(() => cut.abort(deadlineExceeded(what, STATEMENT_DEADLINE_MS)), STATEMENT_DEADLINE_MS);
-  let deadline: NodeJS.Timeout | undefined = expire('open a transaction');
+  let deadline: NodeJS.Timeout | undefined = expire('open a transaction and record the message');
   try {
     await runTransaction(
       ctx.db,
-      async (tx) => {
+      async (tx, transaction) => {
+        stage = 'claim';
+        const claimed = await ctx.inbox.claimReceived(tx, init);
         clearTimeout(deadline);
+        if (!claimed) throw RECORDED_ROLLBACK;
+        recordedIn(tx);
         stage = 'handler';
         running = startHandler(() => withCorrelationId(payload.correlationId, () => ctx.handler(payload, { tx, signal })));
         const result = await within(running, { ms: timeoutMs(ctx) });
@@ -91,10 +100,10 @@ async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: Paylo
         }
         if (result.kind === 'threw') throw result.error;
         if (state.nacked) throw NACKED_ROLLBACK;
-        stage = 'save';
-        deadline = expire('record the message and commit');
-        await payload.save(tx);
         stage = 'commit';
+        deadline = expire('commit');
+        // A failed statement the handler caught: COMMIT would answer ROLLBACK, which reads as success.
+        if (await transaction.aborted()) throw ABORTED_ROLLBACK;
       },
       { signal: cut.signal, onRollbackFailed: (error) => (rollbackFailed = { error }) },
     );
@@ -123,6 +132,15 @@ interface Failure {
 async function failed(ctx: DeliveryContext, delivery: Delivery, f: Failure): Promise<Attempt> {
   const { logger, deadLetterQueue: dlq } = ctx;
   const { id, state, error, report } = f;
+  if (error === RECORDED_ROLLBACK) {
+    report(alreadyRecorded(ctx, delivery, id));
+    return DONE;
+  }
+  if (error === ABORTED_ROLLBACK) {
+    logger.error(`message ${id}: the handler caught a failed statement and returned, but the failure aborted its transaction; dead-lettering it to ${dlq}`);
+    report(settle(ctx, delivery, 'nack', 'failed', state));
+    return DONE;
+  }
   if (error === NACKED_ROLLBACK) {
     logger.info(`handler nacked message ${id}: its transaction rolled back; dead-lettering it to ${dlq}`);
     report(settle(ctx, delivery, 'nack', 'nacked', state));
@@ -149,15 +167,10 @@ async function failed(ctx: DeliveryContext, delivery: Delivery, f: Failure): Pro
       report(settle(ctx, delivery, 'nack', 'failed', state));
       return DONE;
     }
-    case 'save':
+    case 'claim':
       if (kind === 'outage') return { outage: error };
       if (kind === 'setup') throw setupFailure('record the message in the inbox', error);
-      if (sqlState(error) === '25P02') {
-        logger.error(`message ${id}: the handler caught a failed statement and returned, but the failure aborted its transaction; dead-lettering it to ${dlq}`);
-        report(settle(ctx, delivery, 'nack', 'failed', state));
-        return DONE;
-      }
-      logger.error(`message ${id} cannot be recorded in the inbox (${describeDbError(error)}); its transaction rolled back; dead-lettering it to ${dlq}`);
+      logger.error(`message ${id} cannot be recorded in the inbox (${describeDbError(error)}); dead-lettering it to ${dlq} without running the handler`);
       report(settle(ctx, delivery, 'nack', 'invalid', state));
       return DONE;
     case 'commit': {

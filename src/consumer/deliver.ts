@@ -1,6 +1,8 @@
 /**
  * One message, start to end: the checks that need no database, the dedup shortcut, then the handler in the
- * form it was written in (handler-tx.ts or consumer-tx.ts), and the single ACK or NACK. The outcome rules
+ * form it was written in (handler-tx.ts or consumer-tx.ts), and the single ACK or NACK. The shortcut is a
+ * lookup before a `(payload)` handler; for `(payload, { tx })` it is the inbox insert made first in the
+ * consumer's transaction (consumer-tx.ts), one statement instead of two. The outcome rules
  * (README "Outcomes"):
  *
  * | what happened                                           | outcome     | frame |
@@ -21,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { decodeBody } from '../wire/body.js';
 import { inConsumerTransaction } from './consumer-tx.js';
-import { brokerId, invalid, readInbox, settle, type Delivery, type DeliveryContext, type Report } from './delivery.js';
+import { alreadyRecorded, brokerId, invalid, readInbox, type Delivery, type DeliveryContext, type Report } from './delivery.js';
 import { inHandlerTransaction } from './handler-tx.js';
 import { GAVE_UP } from './inbox-read.js';
 import { contentProblem, dedupKeyOf } from './inspect.js';
@@ -46,14 +48,6 @@ export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: 
     logger.warn(`message ${id} has neither cap-msg-id nor dop-msg-id: deduplicating on the broker's message-id, which RabbitMQ changes on every redelivery`);
   }
 
-  const recorded = await readInbox(ctx, delivery, 'look the message up in the inbox', () => ctx.lookup.recorded(id));
-  if (recorded === GAVE_UP) return report('abandoned');
-  if (typeof recorded === 'object') return report(invalid(ctx, delivery, `message ${id}: the inbox lookup failed (${recorded.problem})`));
-  if (recorded) {
-    logger.info(`message ${id} was already handled on queue ${ctx.inbox.queue}: acking it without running the handler`);
-    return report(settle(ctx, delivery, 'ack', 'recorded'));
-  }
-
   if (!body.json) logger.warn(`message ${id} has a body that is not JSON: the handler gets it as a string`);
   const init: PayloadInit = {
     body: body.value,
@@ -62,6 +56,12 @@ export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: 
     correlationId: message.headers['dop-correlation-id'] || randomUUID(),
     destination: message.headers.destination || ctx.destination,
   };
+  // The consumer's own transaction records the message first, and that insert is the dedup check.
   if (ctx.form === 'consumer') return inConsumerTransaction(ctx, delivery, init, report);
+
+  const recorded = await readInbox(ctx, delivery, 'look the message up in the inbox', () => ctx.lookup.recorded(id));
+  if (recorded === GAVE_UP) return report('abandoned');
+  if (typeof recorded === 'object') return report(invalid(ctx, delivery, `message ${id}: the inbox lookup failed (${recorded.problem})`));
+  if (recorded) return report(alreadyRecorded(ctx, delivery, id));
   return inHandlerTransaction(ctx, delivery, init, report);
 }

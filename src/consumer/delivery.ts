@@ -48,6 +48,12 @@ export interface Delivery {
 /** Told the message's outcome once, as soon as it is settled (or known never to be). */
 export type Report = (outcome: Outcome) => void;
 
+/** The id is already in the inbox: ACK without running the handler (the dedup shortcut, README "Consuming"). */
+export function alreadyRecorded(ctx: DeliveryContext, delivery: Delivery, id: string): Outcome {
+  ctx.logger.info(`message ${id} was already handled on queue ${ctx.inbox.queue}: acking it without running the handler`);
+  return settle(ctx, delivery, 'ack', 'recorded');
+}
+
 /**
  * `save()` said the id is already recorded. ACK it as a duplicate only if a committed row holds it: the
  * conflict may have been with this very delivery's uncommitted row — a second `save()` in a savepoint of

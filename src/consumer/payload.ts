@@ -28,7 +28,12 @@ export interface PayloadInit {
  * decision; the consumer sends the one ACK or NACK after the handler returns, so the two always exclude
  * each other and each happens at most once.
  */
-export function createPayload<T>(init: PayloadInit, inbox: InboxStatements): { payload: Payload<T>; state: PayloadState } {
+export function createPayload<T>(init: PayloadInit, inbox: InboxStatements): {
+  payload: Payload<T>;
+  state: PayloadState;
+  /** The consumer recorded the message in `tx` itself (claimReceived): a save(tx) by the handler is then a no-op. */
+  recordedIn(tx: OutboxTx): void;
+} {
   const state: PayloadState = { saved: false, duplicate: false, nacked: false, settled: false };
   // The transactions this payload already saved in: a second save in the same one would otherwise see
   // its own row as a conflict and roll back the very effects it recorded.
@@ -65,5 +70,9 @@ export function createPayload<T>(init: PayloadInit, inbox: InboxStatements): { p
       state.nacked = true;
     },
   });
-  return { payload, state };
+  const recordedIn = (tx: OutboxTx): void => {
+    savedIn.add(tx);
+    state.saved = true;
+  };
+  return { payload, state, recordedIn };
 }

@@ -6,7 +6,7 @@
  */
 import { and, eq, getTableName, inArray, sql } from 'drizzle-orm';
 import type { OutboxTables } from '../db/tables.js';
-import type { OutboxDb, OutboxTx } from '../db/types.js';
+import { rowsOf, type OutboxDb, type OutboxTx } from '../db/types.js';
 
 export interface InboxRow {
   messageId: string;
@@ -39,6 +39,12 @@ export interface InboxStatements {
    * exists-then-insert race).
    */
   insertReceived(tx: OutboxTx, row: InboxRow): Promise<boolean>;
+  /**
+   * The same insert, made first in a transaction the consumer opened (the `(payload, { tx })` form), so it is
+   * also the dedup check: no row back means a committed row, of this queue or from before queues scoped the
+   * inbox, already holds the id — the handler need not run. One statement where a lookup and an insert were two.
+   */
+  claimReceived(tx: OutboxTx, row: InboxRow): Promise<boolean>;
   /**
    * The committed rows of many ids at once, under this queue or '': one statement for the reads of every
    * message in flight (inbox-lookup.ts). Each id leads the key: one index descent per id.
@@ -84,6 +90,18 @@ export function inboxStatements(db: OutboxDb, tables: OutboxTables, queue: strin
         .onConflictDoNothing({ target: [received.messageId, received.queue] })
         .returning({ messageId: received.messageId });
       return rows.length > 0;
+    },
+    async claimReceived(tx, row) {
+      // `where not exists` reads the queue-less row in the statement's snapshot: such rows are from before an
+      // upgrade, long committed. The conflict on (message_id, queue) waits for a concurrent delivery's
+      // transaction, as insertReceived's does.
+      const result = await tx.execute(sql`
+        insert into ${received} (message_id, queue, destination, body, headers)
+        select ${row.messageId}, ${queue}, ${row.destination}, ${row.body == null ? null : JSON.stringify(row.body)}::jsonb, ${JSON.stringify(row.headers)}::jsonb
+        where not exists (select 1 from ${received} where message_id = ${row.messageId} and queue = '')
+        on conflict (message_id, queue) do nothing
+        returning 1`);
+      return rowsOf(result).length > 0;
     },
   };
 }

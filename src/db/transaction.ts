@@ -9,9 +9,10 @@
  * @example
  * await runTransaction(db, async (tx) => { await tx.insert(shipments).values(row); });
  */
+import { sql } from 'drizzle-orm';
 import type { Pool, PoolClient } from 'pg';
 import { clientOf, driverOf } from './driver.js';
-import { isConnectionError } from './errors.js';
+import { isConnectionError, sqlState } from './errors.js';
 import type { OutboxDb, OutboxTx } from './types.js';
 
 export interface TransactionOptions {
@@ -30,11 +31,27 @@ export interface TransactionOptions {
   onRollbackFailed?(error: unknown): void;
 }
 
-export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+/** What `fn` may ask about its own transaction. */
+export interface TransactionState {
+  /**
+   * Has a failed statement aborted the transaction (a handler caught the error and went on)? PostgreSQL
+   * answers COMMIT of an aborted transaction with ROLLBACK, not an error, and Drizzle drops that answer: ask
+   * before relying on the commit. node-postgres knows it from the last ReadyForQuery (no round trip);
+   * other drivers send one statement, which fails with 25P02 in an aborted transaction.
+   */
+  aborted(): Promise<boolean>;
+}
+
+export async function runTransaction<T>(
+  db: OutboxDb,
+  fn: (tx: OutboxTx, state: TransactionState) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   let thrown: { error: unknown } | undefined;
+  let client: PoolClient | undefined;
   const body = async (tx: OutboxTx): Promise<T> => {
     try {
-      return await fn(tx);
+      return await fn(tx, { aborted: () => aborted(tx, client) });
     } catch (error) {
       thrown = { error };
       throw error;
@@ -54,7 +71,7 @@ export async function runTransaction<T>(db: OutboxDb, fn: (tx: OutboxTx) => Prom
     }
   }
   const { signal } = options;
-  const client = await checkOut(clientOf(db) as Pool, signal);
+  client = await checkOut(clientOf(db) as Pool, signal);
   // A checked-out client has no listener from the pool: an 'error' event (a terminated backend) with none
   // would end the process.
   const ignore = (): void => {};
@@ -118,4 +135,44 @@ async function checkOut(pool: Pool, signal: AbortSignal | undefined): Promise<Po
       },
     );
   });
+}
+
+async function aborted(tx: OutboxTx, client: PoolClient | undefined): Promise<boolean> {
+  const status = client && (await settledStatus(client));
+  if (status === 'E') return true;
+  if (status === 'T') return false;
+  try {
+    await tx.execute(sql`select 1`);
+    return false;
+  } catch (error) {
+    if (sqlState(error) === '25P02') return true;
+    throw error;
+  }
+}
+
+type StatusClient = PoolClient & { readyForQuery?: boolean; getTransactionStatus?(): string | null };
+
+/**
+ * The client's transaction status once its last statement has fully ended. node-postgres rejects a failed
+ * statement as soon as the error arrives, before the ReadyForQuery that carries the new status ('E'), which
+ * may come in a later packet: until then the status read is the one before the failure. Undefined when the
+ * client cannot say (an older node-postgres) or its connection ended meanwhile.
+ */
+async function settledStatus(client: StatusClient): Promise<string | undefined> {
+  if (typeof client.getTransactionStatus !== 'function' || typeof client.readyForQuery !== 'boolean') return undefined;
+  if (!client.readyForQuery) {
+    const idle = await new Promise<boolean>((resolve) => {
+      const done = (ready: boolean) => () => {
+        client.off('drain', onDrain);
+        client.off('end', onEnd);
+        resolve(ready);
+      };
+      const onDrain = done(true);
+      const onEnd = done(false);
+      client.once('drain', onDrain);
+      client.once('end', onEnd);
+    });
+    if (!idle) return undefined;
+  }
+  return client.getTransactionStatus() ?? undefined;
 }

@@ -14,6 +14,7 @@ import { isOutboxError } from '../../src/errors.js';
 import type { StompSession } from '../../src/stomp/types.js';
 import { uniqueName, waitFor } from '../helpers/broker.js';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startProxy } from '../helpers/proxy.js';
 import {
   captureLogger, cleanupQueues, createEffects, declareQueues, dop, drainDeadLetters, nodePostgres, publish, publisher, sleep, startConsumer, testConfig,
 } from './helpers/env.js';
@@ -52,10 +53,10 @@ const recorded = async (id: string): Promise<number> => (await t.sql`select coun
 const insertEffect = (p: Payload, { tx }: HandlerContext) => tx.execute(sql`insert into effects (message_id) values (${p.messageId})`);
 
 /** Runs a consumer with `handler` until `done()` holds, then stops it; the message ids published first. */
-async function consume(handler: Handler, ids: string[], done: (s: ConsumerStats) => boolean, extra: Parameters<typeof testConfig>[1] = {}) {
+async function consume(handler: Handler, ids: string[], done: (s: ConsumerStats) => boolean, extra: Parameters<typeof testConfig>[1] = {}, db = pg.db) {
   for (const id of ids) await publish(pub, destination, { id }, dop(id));
   const logger = captureLogger();
-  const { consumer, running } = startConsumer({ db: pg.db, config: testConfig(t.url, extra), handler, destination, queue, logger });
+  const { consumer, running } = startConsumer({ db, config: testConfig(t.url, extra), handler, destination, queue, logger });
   const stats = () => consumer.stats();
   let ended: unknown;
   running.then(() => (ended = 'resolved'), (e: unknown) => (ended = e));
@@ -184,6 +185,73 @@ test('past consumer.handlerTimeout the transaction is closed: a handler stuck in
   assert.equal([await effects(stuck), await effects(next)], [0, 1]);
   await drainDeadLetters(testConfig(t.url), queue, 1);
 });
+
+test('an id recorded on this queue, or before queues scoped the inbox, is acked without running the handler', async () => {
+  const [mine, legacy, elsewhere] = [randomUUID(), randomUUID(), randomUUID()];
+  await t.sql`insert into outbox_received (message_id, queue, destination, body, headers) values
+    (${mine}, ${queue}, '/topic/x', '{}', '{}'), (${legacy}, '', '/topic/x', '{}', '{}'), (${elsewhere}, 'another-queue', '/topic/x', '{}', '{}')`;
+  const calls: string[] = [];
+  const r = await consume(async (p: Payload, ctx: HandlerContext) => {
+    calls.push(p.messageId);
+    await insertEffect(p, ctx);
+  }, [mine, legacy, elsewhere], (s) => s.recorded + s.acked === 3);
+  assert.equal([r.stats.recorded, r.stats.acked], [2, 1], JSON.stringify(r.stats));
+  assert.equal(calls, [elsewhere], "another queue's row is another scope: that one is handled");
+  assert.equal([await effects(mine), await effects(legacy), await effects(elsewhere)], [0, 0, 1]);
+});
+
+/** A handler that runs a statement, catches its failure and returns, as a careless one would. */
+const swallowsAFailure = (caught: unknown[]) => async (p: Payload, ctx: HandlerContext) => {
+  await insertEffect(p, ctx);
+  try {
+    await ctx.tx.execute(sql`select 1 / 0`);
+  } catch (error) {
+    caught.push(error);
+  }
+};
+
+// PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK, not an error: the consumer must notice
+// the abort before it ACKs, or the message would be acked with nothing recorded.
+test('a handler that catches a failed statement and returns: nothing commits, the message is dead-lettered, not acked', async () => {
+  const id = randomUUID();
+  const caught: unknown[] = [];
+  const r = await consume(swallowsAFailure(caught), [id], (s) => s.failed === 1);
+  assert.is(caught.length, 1, 'the statement failed inside the handler');
+  assert.equal([r.stats.failed, r.stats.acked], [1, 0], JSON.stringify(r.stats));
+  assert.equal([await effects(id), await recorded(id)], [0, 0]);
+  assert.is(r.logger.said(/caught a failed statement and returned/).length, 1);
+  await drainDeadLetters(testConfig(t.url), queue, 1);
+});
+
+test('the same when the failure and the end of the statement come in two packets', async () => {
+  // node-postgres rejects the statement on the error message; the transaction's new status ('failed') comes
+  // with the next one, ReadyForQuery. Held 200 ms apart here, as a loaded machine may deliver them.
+  const proxy = await startProxy({ target: { host: '127.0.0.1', port: 5432 } });
+  const viaProxy = await nodePostgres(`${t.url.replace('127.0.0.1:5432', `${proxy.host}:${proxy.port}`)}?application_name=${APP}`);
+  try {
+    proxy.split('down', afterErrorResponse, 200);
+    const id = randomUUID();
+    const caught: unknown[] = [];
+    const r = await consume(swallowsAFailure(caught), [id], (s) => s.failed + s.acked === 1, {}, viaProxy.db);
+    assert.is(caught.length, 1);
+    assert.equal([r.stats.failed, r.stats.acked], [1, 0], JSON.stringify(r.stats));
+    assert.equal([await effects(id), await recorded(id)], [0, 0]);
+    await drainDeadLetters(testConfig(t.url), queue, 1);
+  } finally {
+    await viaProxy.close();
+    await proxy.close();
+  }
+});
+
+/** The offset just past the first ErrorResponse ('E') in a chunk of PostgreSQL's messages, if one is there. */
+function afterErrorResponse(chunk: Buffer): number | undefined {
+  for (let at = 0; at + 5 <= chunk.length; ) {
+    const end = at + 1 + chunk.readUInt32BE(at + 1);
+    if (chunk[at] === 0x45) return end;
+    at = end;
+  }
+  return undefined;
+}
 
 test('a second parameter hidden by a default value: the consumer stops with E_CONFIG instead of dead-lettering', async () => {
   const id = randomUUID();

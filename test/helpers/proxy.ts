@@ -2,7 +2,7 @@
  * A TCP proxy between a client and a real service (PostgreSQL, RabbitMQ's STOMP port) that fails on
  * demand, for faults the services will not produce themselves or not for one client alone: an outage
  * (`cut`), a peer that stops reading (`stall`), latency (`delay`), a reset (`reset`), a connection that
- * ends mid-frame (`cutAfterBytes`). Socket errors are swallowed: a fault must never crash the test process.
+ * ends mid-frame (`cutAfterBytes`), a reply that arrives in two packets (`split`). Socket errors are swallowed: a fault must never crash the test process.
  *
  * @example
  * const proxy = await startProxy({ target: { host: '127.0.0.1', port: 5432 } });
@@ -39,6 +39,11 @@ export interface Proxy {
   resume(): Promise<void>;
   /** Holds every chunk `ms` before forwarding it, both ways; 0 turns it off. Order is kept. */
   delay(ms: number): void;
+  /**
+   * Splits each chunk going `direction` at the byte offset `at(chunk)` returns (undefined: leave it whole)
+   * and holds the rest `ms` longer, so the peer reads the two parts apart. `null` turns it off.
+   */
+  split(direction: Direction, at: ((chunk: Buffer) => number | undefined) | null, ms?: number): void;
   /** Destroys every open connection with an RST, both ways, mid-frame if bytes are flowing. */
   reset(): void;
   /**
@@ -104,6 +109,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   let reopening: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   let tripwire: { direction: Direction; left: number; fire: () => void; disarm: () => void } | undefined;
+  let splitter: { direction: Direction; at: (chunk: Buffer) => number | undefined; ms: number } | undefined;
 
   const flow = (pipe: Pipe): void => {
     if (pipe.dropped) return;
@@ -176,7 +182,13 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     const pipe: Pipe = { direction, from, to, held: [], heldBytes: 0, ended: false, waitingDrain: false, dropped: false };
     from.on('data', (chunk: Buffer) => {
       if (pipe.dropped) return;
-      pipe.held.push({ chunk, due: Date.now() + latency });
+      const due = Date.now() + latency;
+      const at = splitter?.direction === direction ? splitter.at(chunk) : undefined;
+      if (at !== undefined && at > 0 && at < chunk.length) {
+        pipe.held.push({ chunk: chunk.subarray(0, at), due }, { chunk: chunk.subarray(at), due: due + splitter!.ms });
+      } else {
+        pipe.held.push({ chunk, due });
+      }
       pipe.heldBytes += chunk.length;
       pump(pipe);
     });
@@ -267,6 +279,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     },
     delay(ms) {
       latency = Math.max(0, ms);
+    },
+    split(direction, at, ms = 0) {
+      splitter = at ? { direction, at, ms } : undefined;
     },
     reset() {
       for (const c of open) {

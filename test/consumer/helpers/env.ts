@@ -115,7 +115,7 @@ export function captureLogger(echo = !!process.env.ECHO): Logger & { lines: Arra
   const log = (level: string) => (...args: unknown[]) => {
     const text = args.filter((a) => !(a instanceof Error)).map(String).join(' ');
     lines.push({ level, text });
-    if (echo) console.log(`[${level}] ${text}`);
+    if (echo) console.log(`${process.env.ECHO === 'time' ? `${new Date().toISOString().slice(11, 23)} ` : ''}[${level}] ${text}`);
   };
   return {
     lines,
