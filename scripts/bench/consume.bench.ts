@@ -36,7 +36,8 @@ const MESSAGES = Number(process.env.BENCH_CONSUME_MESSAGES ?? 3000);
 const REPEATS = Number(process.env.BENCH_CONSUME_REPEATS ?? 3);
 // [concurrency, prefetch]: the default (1, 1); one message buffered ahead (1, 2), so the broker's turnaround
 // after an ACK is off the path; and 16 handlers with two messages each (16, 32).
-const SHAPES = [[1, 1], [1, 2], [16, 32]] as const;
+// BENCH_CONSUME_SHAPES=1x2,16x32 picks some of them (for a profile of one).
+const SHAPES = ([[1, 1], [1, 2], [16, 32]] as const).filter(([c, p]) => (process.env.BENCH_CONSUME_SHAPES ?? `${c}x${p}`).split(',').includes(`${c}x${p}`));
 type Form = 'tx_form' | 'own_tx_form';
 
 // Every statement any node-postgres client sends: one round trip each.
