@@ -8,7 +8,9 @@
  * they do something every other file would feel (restart or stop a service, close all broker
  * connections, kill processes a neighbour relies on, measure timing) and run alone, nothing beside them
  * but files marked `// @offline` (no database, no broker: they cannot feel a service restart), one at a
- * time and at a lower CPU priority, so that a serial file's timing is not what they slow down.
+ * time and at a lower CPU priority, so that a serial file's timing is not what they slow down. Files
+ * marked `// @long` (a minute or more) start first among the parallel ones, so that none of them is what
+ * the run waits for at its end.
  * Output of a file running beside others is held and printed whole when it ends.
  *
  *   npm test                        # everything
@@ -26,6 +28,7 @@ const CONCURRENCY = Math.max(1, Number(process.env.TEST_CONCURRENCY) || 3);
 // The marker is looked for in the file's opening lines only, so a test can mention it further down.
 const SERIAL_MARKER = /^\/\/ @serial\b/m;
 const OFFLINE_MARKER = /^\/\/ @offline\b/m;
+const LONG_MARKER = /^\/\/ @long\b/m;
 const HEAD_LINES = 30;
 
 function findTests(dir: string): string[] {
@@ -41,6 +44,7 @@ function findTests(dir: string): string[] {
 const head = (file: string): string => readFileSync(file, 'utf8').split('\n', HEAD_LINES).join('\n');
 const isSerial = (file: string): boolean => SERIAL_MARKER.test(head(file));
 const isOffline = (file: string): boolean => OFFLINE_MARKER.test(head(file));
+const isLong = (file: string): boolean => LONG_MARKER.test(head(file));
 
 interface FileResult { passed: number; failed: number; skipped: number; note?: string }
 
@@ -164,7 +168,8 @@ const offlineLane = (async () => {
 for (const file of serial) await runOne(file, offline.length === 0);
 serialDone = true;
 await offlineLane;
-await runParallel([...offline, ...online]);
+const rest = [...offline, ...online];
+await runParallel([...rest.filter(isLong), ...rest.filter((f) => !isLong(f))]);
 
 console.log(`\n${files.length} files (${serial.length} alone, ${parallel.length} ${CONCURRENCY} at a time) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 for (const p of problems) console.log(`FAILED ${p}`);

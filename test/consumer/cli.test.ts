@@ -87,7 +87,7 @@ test('past consumer.shutdownTimeout the process exits anyway; the message is red
   assert.is(await child.exited, 0, child.output());
   assert.match(child.output(), /still running after consumer\.shutdownTimeout/);
   assert.is(await count('effects', id), 0);
-  await waitFor(() => queueCounts(queue)?.messages === 1 && queueCounts(queue)?.unacked === 0, 10_000);
+  await waitFor(() => queueCounts(queue)?.messages === 1 && queueCounts(queue)?.unacked === 0, 30_000);
 
   const next = consume(queue);
   await waitFor(() => queueCounts(queue)?.messages === 0, 15_000);
@@ -107,7 +107,7 @@ test('a second signal exits at once, without waiting for the handler', async () 
   child.process.kill('SIGQUIT');
   assert.is(await child.exited, 130, child.output());
   assert.is(await count('effects', id), 0);
-  await waitFor(() => queueCounts(queue)?.messages === 1 && queueCounts(queue)?.unacked === 0, 10_000);
+  await waitFor(() => queueCounts(queue)?.messages === 1 && queueCounts(queue)?.unacked === 0, 30_000);
 });
 
 test.run();

@@ -45,7 +45,7 @@ test('kill -9 between the commit and the ACK: the redelivery is absorbed by the 
   assert.equal(queueCounts(queue), { messages: 3, unacked: 3 });
   first.process.kill('SIGKILL');
   assert.is(await first.exited, 'SIGKILL');
-  await waitFor(() => queueCounts(queue)?.unacked === 0, 10_000);
+  await waitFor(() => queueCounts(queue)?.unacked === 0, 30_000);
   assert.is(queueCounts(queue)?.messages, 3, 'the broker kept all three for redelivery');
 
   const second = consume();

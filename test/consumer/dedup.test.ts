@@ -41,7 +41,7 @@ test('1,000 messages with 10% adjacent duplicate ids: one effect per id, all ack
     ids.push(i % 10 === 9 ? ids[i - 1]! : randomUUID());
   }
   await Promise.all(ids.map((id, i) => publish(pub, destination, { i, id }, dop(id))));
-  await waitFor(() => queueCounts(queue)?.messages === 1000, 10_000);
+  await waitFor(() => queueCounts(queue)?.messages === 1000, 30_000);
 
   let concurrentPeak = 0;
   let inHandler = 0;

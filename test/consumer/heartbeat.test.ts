@@ -50,7 +50,7 @@ test('a handler awaiting longer than the heart-beat period does not cost the con
     },
     logger: { debug() {}, info() {}, error() {}, warn: (...a: unknown[]) => void warnings.push(a.join(' ')) },
   });
-  await waitFor(() => queueCounts(queue) !== undefined, 10_000);
+  await waitFor(() => queueCounts(queue) !== undefined, 30_000);
   await publish(pub, destination, {}, dop());
   await waitFor(() => consumer.stats().acked === 1, 15_000);
   await consumer.stop();

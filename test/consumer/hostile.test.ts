@@ -135,7 +135,7 @@ test('each bad message ends in the DLQ with one line saying why; every valid one
   running.then(() => (ended = 'resolved'), (e: Error) => (ended = `rejected: ${e.message}`));
   try {
     await waitFor(() => consumer.stats().acked === valid.length || ended, 60_000);
-    await waitFor(() => queueCounts(`DLQ.${queue}`)?.messages === rows.length, 10_000);
+    await waitFor(() => queueCounts(`DLQ.${queue}`)?.messages === rows.length, 30_000);
     assert.is(ended, undefined, 'the consumer is still running');
   } finally {
     await consumer.stop();

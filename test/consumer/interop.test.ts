@@ -51,7 +51,7 @@ test('messages from django-outbox-pattern are consumed and deduplicated by dop-m
     });
   };
   const { consumer, running } = startConsumer({ db: t.db, config: testConfig(t.url), handler, destination, queue });
-  await waitFor(() => queueCounts(queue) !== undefined, 10_000);
+  await waitFor(() => queueCounts(queue) !== undefined, 30_000);
 
   const a = randomUUID();
   const b = randomUUID();
@@ -99,7 +99,7 @@ test('a queue and DLQ django-outbox-pattern declared are consumed as they are (s
     const out = spawnSync('/usr/bin/python3', ['test/consumer/fixtures/publish_original.py', dest], { input, encoding: 'utf8' });
     assert.is(out.status, 0, out.stderr);
     await waitFor(() => consumer.stats().nacked === 1, 10_000);
-    await waitFor(() => queueCounts(`DLQ.${q}`)?.messages === 1, 10_000);
+    await waitFor(() => queueCounts(`DLQ.${q}`)?.messages === 1, 30_000);
     await consumer.stop();
     await running;
   } finally {

@@ -38,7 +38,7 @@ async function withConsumer(config: ResolvedConfig, handler: (p: Payload<any>) =
   queues.push(queue);
   const destination = `/topic/${queue}`;
   const started = startConsumer({ db: t.db, config, handler, destination, queue });
-  await waitFor(() => queueCounts(queue) !== undefined && queueCounts(`DLQ.${queue}`) !== undefined, 10_000);
+  await waitFor(() => queueCounts(queue) !== undefined && queueCounts(`DLQ.${queue}`) !== undefined, 30_000);
   return { ...started, queue, destination };
 }
 
@@ -72,7 +72,7 @@ test('nack(), a throw and a do-nothing handler each dead-letter their message; t
   });
   const ids = { nack: randomUUID(), throw: randomUUID(), nothing: randomUUID(), 'rolled-back-save': randomUUID() };
   for (const [kind, id] of Object.entries(ids)) await publish(pub, destination, { kind }, dop(id));
-  await waitFor(() => queueCounts(`DLQ.${queue}`)?.messages === 4, 10_000);
+  await waitFor(() => queueCounts(`DLQ.${queue}`)?.messages === 4, 30_000);
   const ok = randomUUID();
   await publish(pub, destination, { kind: 'ok' }, dop(ok));
   await waitFor(() => consumer.stats().acked === 1, 10_000);

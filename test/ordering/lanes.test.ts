@@ -60,7 +60,7 @@ test('concurrency 16, 100 keys × 10 messages in random key order + 200 unkeyed,
   };
   const { consumer, running: consuming } = startConsumer({ db: t.db, config, handler, destination, queue });
   try {
-    await waitFor(() => queueCounts(queue) !== undefined, 10_000);
+    await waitFor(() => queueCounts(queue) !== undefined, 30_000);
     // Keys in random order (each key's messages in its own order), an unkeyed message every sixth: with 16
     // slots, messages of one key often arrive close enough to run together. Arrival order is this order.
     const next = new Array<number>(KEYS).fill(0);

@@ -1,3 +1,4 @@
+// @long: about a minute; started first so the run does not wait on it at the end.
 /**
  * Per-key order end to end, across relays: 16 concurrent writers, 1,000 keys, each transaction locking its
  * aggregate row and writing the next version of that key; three `outbox relay` processes, one killed with

@@ -1,3 +1,4 @@
+// @long: about a minute; started first so the run does not wait on it at the end.
 /**
  * The operator's commands, run from the packed tarball as a user installs it (a production install: no
  * ts-morph, no PGlite), each as `node_modules/.bin/outbox …` in a fresh project: database failures in one

@@ -1,3 +1,4 @@
+// @long: about a minute; started first so the run does not wait on it at the end.
 /**
  * The published package works for a newcomer: `npm pack` → a fresh project → the README's Quick start
  * followed word for word (its files as written, its commands in order, as a user types them: `npx outbox …`,

@@ -1,3 +1,4 @@
+// @long: about a minute; started first so the run does not wait on it at the end.
 /** `npm run demo` (the README's first command) works, says what happened, and leaves no queue behind. */
 import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
