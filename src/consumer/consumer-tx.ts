@@ -13,7 +13,7 @@
  * | the handler                    | the connection broke (ROLLBACK failed),  | wait, run the handler again               |
  * |                                | a serialisation failure or deadlock      |                                           |
  * | the handler                    | anything else it threw                   | NACK (`failed`)                           |
- * | the handler                    | it caught a failed statement, returned   | NACK (`failed`): the commit would roll back|
+ * | the handler                    | it caught a failed statement, returned   | NACK (`failed`); COMMIT would roll back   |
  * | the handler, past its timeout  | —                                        | NACK (`timeout`), close the connection    |
  * | the handler's own save()       | E_DUPLICATE (a save in a savepoint)      | ACK once a committed row is confirmed     |
  * | COMMIT                         | an outage: the outcome is unknown        | look for the inbox row: ACK, or run again |
