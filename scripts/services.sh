@@ -112,8 +112,9 @@ if ! stomp_answers 61614; then
     as_root chown activemq /var/lib/activemq/outbox /var/log/activemq /var/run/activemq 2>/dev/null || true
     as_root /etc/init.d/activemq start >/dev/null 2>&1 || true
   fi
-  # A JVM on two busy cores can take a minute to open its connectors.
-  for ((i = 0; i < 480; i++)); do stomp_answers 61614 && break; sleep 0.25; done
+  # A JVM on two busy cores can take a minute to open its connectors: up to two, whatever each try costs.
+  amq_deadline=$((SECONDS + 120))
+  until stomp_answers 61614 || ((SECONDS >= amq_deadline)); do sleep 0.25; done
   stomp_answers 61614 || die "ActiveMQ STOMP does not answer on 127.0.0.1:61614 (see /var/log/activemq/outbox.out; try: /etc/init.d/activemq start)"
 fi
 
