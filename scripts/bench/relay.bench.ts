@@ -14,7 +14,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect as dial } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { outboxPublished } from '../../src/db/tables.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -27,6 +26,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.js'
 import { insertBacklog, rowHeaders, testConfig } from '../../test/relay/rows.js';
 import { writeConfigFile } from '../../test/relay/support.js';
 import { rawCeiling } from './lib/raw-ceiling.js';
+import { sameFramesCeiling as sameFrames } from './lib/same-frames-ceiling.js';
 
 const ROWS = Number(process.env.BENCH_RELAY_ROWS ?? 20_000);
 const MEMORY_ROWS = Number(process.env.BENCH_RELAY_MEMORY_ROWS ?? 200_000);
@@ -42,55 +42,12 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'relay', ...o }));
 
-/**
- * THE CEILING: a bare socket sending exactly the relay's frames — same headers (the wire format's dop-* set,
- * content-type, persistent), same body, a receipt on every SEND, at most 500 awaiting their receipt (the
- * relay's window), written in big chunks — and no database. RabbitMQ's cost per message grows with its
- * headers (each becomes an AMQP header), so a ceiling with fewer headers would not be the relay's ceiling.
- */
-function sameFramesCeiling(messages: number): Promise<number> {
+/** THE CEILING (scripts/bench/lib/same-frames-ceiling.ts): the relay's exact frames on a bare socket, no database. */
+async function sameFramesCeiling(messages: number): Promise<number> {
   const queue = uniqueName('bench-ceiling');
-  const destination = `/queue/${queue}`;
-  const WINDOW = 500;
-  const frame = (n: number): string => {
-    const body = sendBody({ n, pad: 'x'.repeat(100) });
-    const headers = sendHeaders(rowHeaders(randomUUID(), destination));
-    const lines = Object.entries(headers).map(([k, v]) => `${k}:${v}\n`).join('');
-    return `SEND\ndestination:${destination}\n${lines}receipt:r${n}\ncontent-length:${Buffer.byteLength(body)}\n\n${body}\0`;
-  };
-  return new Promise((resolve, reject) => {
-    const socket = dial(STOMP_PORT, STOMP_HOST);
-    socket.setNoDelay(true);
-    let connected = false;
-    let sent = 0;
-    let confirmed = 0;
-    let started = 0;
-    const fill = () => {
-      const room = Math.min(WINDOW - (sent - confirmed), messages - sent);
-      let chunk = '';
-      for (let k = 0; k < room; k++) chunk += frame(sent++);
-      if (chunk) socket.write(chunk);
-    };
-    socket.on('error', reject);
-    socket.on('connect', () => socket.write('CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:guest\nheart-beat:0,0\n\n\0'));
-    socket.on('data', (data: Buffer) => {
-      if (data.includes('ERROR\n')) return reject(new Error(`ceiling: ${data.toString().slice(0, 300)}`));
-      let frames = 0;
-      for (let i = data.indexOf(0); i !== -1; i = data.indexOf(0, i + 1)) frames++;
-      if (!connected) {
-        connected = true; // the first NUL ends CONNECTED; every later one a RECEIPT
-        frames--;
-        started = performance.now();
-      }
-      confirmed += frames;
-      if (confirmed >= messages) {
-        const rate = messages / ((performance.now() - started) / 1000);
-        socket.destroy();
-        deleteQueue(queue);
-        resolve(rate);
-      } else fill();
-    });
-  });
+  const rate = await sameFrames({ host: STOMP_HOST, port: STOMP_PORT, destination: `/queue/${queue}`, messages });
+  deleteQueue(queue);
+  return rate;
 }
 
 /** The shared generic ceiling (scripts/bench/lib/raw-ceiling.ts: 4 headers, padded body), for comparison with the STOMP bench. */

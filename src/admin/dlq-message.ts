@@ -1,10 +1,11 @@
 /**
  * A dead letter as `outbox dlq` shows and re-sends it: the message's id and headers without what the broker
- * adds per delivery, RabbitMQ's reason for dead-lettering it, and the headers a replay sends.
+ * adds per delivery, the broker's reason for dead-lettering it, and the headers a replay sends.
  */
 import type { ResolvedConfig } from '../config/resolve.js';
 import { deadLetterHeaders, subscribeHeaders } from '../consumer/subscription.js';
 import type { StompMessage } from '../stomp/types.js';
+import { rabbitmq, type BrokerTraits, type DeathReason } from '../transport/brokers.js';
 import { FRAME_HEADERS, messageIdOf, type MessageIdSource } from '../wire/headers.js';
 
 export interface DeadLetter {
@@ -15,8 +16,8 @@ export interface DeadLetter {
   headers: Record<string, string>;
   /** The body as text (UTF-8). */
   body: string;
-  /** Why it was dead-lettered, from RabbitMQ's `x-first-death-*` headers; null when it does not say. */
-  reason: { reason: string; queue?: string; exchange?: string; text: string } | null;
+  /** Why it was dead-lettered: RabbitMQ's `x-first-death-*` headers, ActiveMQ's `original-destination`; null when it does not say. */
+  reason: DeathReason | null;
   /** RabbitMQ delivered it before (a peek returns messages redelivered). */
   redelivered: boolean;
 }
@@ -26,22 +27,6 @@ const DELIVERY = new Set([...FRAME_HEADERS, 'redelivered']);
 /** RabbitMQ's record of the dead-lettering: shown as the reason, never re-sent (the re-send is a new life). */
 const DEATH = /^x-(first|last)-death-|^x-death$/;
 
-/** What RabbitMQ's x-first-death-reason means, in words. */
-function explainDeath(headers: Record<string, string>): DeadLetter['reason'] {
-  const reason = headers['x-first-death-reason'];
-  if (!reason) return null;
-  const queue = headers['x-first-death-queue'];
-  const exchange = headers['x-first-death-exchange'];
-  const where = queue ? ` ${queue}` : '';
-  const text =
-    reason === 'rejected' ? `rejected (NACK) by a consumer of${where || ' its queue'}`
-    : reason === 'expired' ? `expired in${where || ' its queue'} (message TTL)`
-    : reason === 'maxlen' ? `dropped from${where || ' its queue'}, which was full (x-max-length)`
-    : reason === 'delivery_limit' ? `delivered too often from${where || ' its queue'} (delivery limit)`
-    : `${reason}${where ? ` in${where}` : ''}`;
-  return { reason, ...(queue ? { queue } : {}), ...(exchange ? { exchange } : {}), text };
-}
-
 /**
  * The headers of a dead letter as they are re-sent: its own, without the broker's per-delivery ones, without
  * the dead-lettering record, and without what RabbitMQ copied onto it from a subscription's queue arguments
@@ -49,17 +34,17 @@ function explainDeath(headers: Record<string, string>): DeadLetter['reason'] {
  * a subscription to the queue or its DLQ sets that name to that very value. `content-type` is kept,
  * `persistent:true` set.
  */
-export function replayHeaders(headers: Record<string, string>, config: ResolvedConfig, queue: string): Record<string, string> {
+export function replayHeaders(headers: Record<string, string>, config: ResolvedConfig, queue: string, traits: BrokerTraits = rabbitmq): Record<string, string> {
   // name=value pairs a subscription to the queue or to its DLQ sets (the two give x-queue-name different values).
   const added = new Set(
-    [subscribeHeaders(config.consumer, queue), deadLetterHeaders(config.consumer, queue), readHeaders(1)].flatMap((set) =>
+    [subscribeHeaders(config.consumer, queue), deadLetterHeaders(config.consumer, queue), traits.readHeaders(1)].flatMap((set) =>
       Object.entries(set).map(([name, value]) => `${name}=${value}`),
     ),
   );
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
-    if (DELIVERY.has(lower) || DEATH.test(lower) || added.has(`${lower}=${value}`)) continue;
+    if (DELIVERY.has(lower) || traits.deliveryHeaders.has(lower) || DEATH.test(lower) || added.has(`${lower}=${value}`)) continue;
     out[name] = value;
   }
   if (headers['content-type']) out['content-type'] = headers['content-type'];
@@ -67,21 +52,19 @@ export function replayHeaders(headers: Record<string, string>, config: ResolvedC
   return out;
 }
 
-/** Our subscription to a DLQ: individual acks, `prefetch` deliveries at a time. */
-export function readHeaders(prefetch: number): Record<string, string> {
-  return { ack: 'client-individual', 'prefetch-count': String(prefetch) };
-}
-
-export function toDeadLetter(message: StompMessage): DeadLetter {
+export function toDeadLetter(message: StompMessage, traits: BrokerTraits = rabbitmq): DeadLetter {
   const found = messageIdOf(message.headers) ?? { id: '', source: 'message-id' as const };
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers)) if (!DELIVERY.has(name.toLowerCase())) headers[name] = value;
+  for (const [name, value] of Object.entries(message.headers)) {
+    const lower = name.toLowerCase();
+    if (!DELIVERY.has(lower) && !traits.deliveryHeaders.has(lower)) headers[name] = value;
+  }
   return {
     id: found.id,
     idSource: found.source,
     headers,
     body: message.body.toString('utf8'),
-    reason: explainDeath(message.headers),
+    reason: traits.deathReason(message.headers),
     redelivered: message.headers.redelivered === 'true',
   };
 }

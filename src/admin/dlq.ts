@@ -3,25 +3,30 @@
  * README "Outcomes"), move messages back to `<queue>`, or drop them — over STOMP, with the broker settings
  * of the config.
  *
- * Reading: a subscription to `/amq/queue/DLQ.<queue>` (it exists or the broker says NOT_FOUND; nothing is
- * declared) with `ack:client-individual` and a prefetch. A message is taken out only by an ACK; whatever
- * was delivered and not ACKed goes back to the queue when the connection closes. The end of the queue is
+ * `<queue>` is the broker's name of the consumer's queue (on ActiveMQ `Consumer.<queue>.<topic>`, as
+ * `outbox consume` logs it); destinations and headers per broker come from src/transport/brokers.ts.
+ *
+ * Reading: a subscription to `/amq/queue/DLQ.<queue>` on RabbitMQ (it exists or the broker says NOT_FOUND;
+ * nothing is declared), `/queue/DLQ.<queue>` on ActiveMQ, with `ack:client-individual` and a prefetch. A
+ * message is taken out only by an ACK; whatever was delivered and not ACKed goes back to the queue when the
+ * connection closes. The end of the queue is
  * a quiet moment: no delivery for `quietMs` while nothing is in flight (STOMP has no "queue empty").
  *
- * Replaying is at least once: each message is re-sent to `/amq/queue/<queue>` with its own headers, and
- * ACKed from the DLQ only after the broker's RECEIPT for the re-send. A connection lost in between leaves
+ * Replaying is at least once: each message is re-sent to the queue (`/amq/queue/<queue>`, ActiveMQ's
+ * `/queue/<queue>`) with its own headers, and ACKed from the DLQ only after the broker's RECEIPT for the
+ * re-send. A connection lost in between leaves
  * it in the DLQ although it was re-sent: a later replay sends it again, and the consumer's inbox absorbs
  * the repeat (same dop-msg-id).
  */
 import type { ResolvedConfig } from '../config/resolve.js';
-import { deadLetterQueue } from '../consumer/subscription.js';
 import { OutboxError } from '../errors.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { connect } from '../stomp/connect.js';
 import type { StompMessage, StompSession } from '../stomp/types.js';
 import { monotonicMs } from '../util/clock.js';
 import { sleep } from '../util/sleep.js';
-import { readHeaders, replayHeaders, toDeadLetter, type DeadLetter } from './dlq-message.js';
+import { brokerTraits, type BrokerTraits } from '../transport/brokers.js';
+import { replayHeaders, toDeadLetter, type DeadLetter } from './dlq-message.js';
 
 export { replayHeaders, type DeadLetter } from './dlq-message.js';
 
@@ -51,6 +56,8 @@ function missingQueue(error: OutboxError | undefined, queue: string): OutboxErro
 
 interface Reading {
   session: StompSession;
+  /** The broker's entry (src/transport/brokers.ts): its queue destinations, headers and DLQ names. */
+  traits: BrokerTraits;
   /** Resolves when the queue went quiet (nothing more is coming) or the connection ended. */
   done: Promise<void>;
   /** Something the caller is still doing about a message (a re-send awaiting its receipt). */
@@ -59,7 +66,7 @@ interface Reading {
   stop(): void;
 }
 
-/** Subscribes to `queue` and hands every delivery to `onMessage` until the queue goes quiet. */
+/** Subscribes to the dead-letter queue of `queue` and hands every delivery to `onMessage` until it goes quiet. */
 async function read(
   config: ResolvedConfig,
   queue: string,
@@ -70,6 +77,7 @@ async function read(
   const logger = options.logger ?? silentLogger;
   const quietMs = options.quietMs ?? 1000;
   const session = await connect({ broker: config.broker, logger });
+  const traits = brokerTraits(session.flavor);
   let last = monotonicMs();
   let inflight = 0;
   let stopped = false;
@@ -77,6 +85,7 @@ async function read(
   void session.closed.then(() => (closed = true));
   const reading: Reading = {
     session,
+    traits,
     done: Promise.resolve(),
     busy(work) {
       inflight++;
@@ -89,7 +98,7 @@ async function read(
       stopped = true;
     },
   };
-  const subscription = session.subscribe(`/amq/queue/${queue}`, readHeaders(prefetch), (message) => {
+  const subscription = session.subscribe(traits.existingQueue(traits.deadLetterQueue(queue)), traits.readHeaders(prefetch), (message) => {
     last = monotonicMs();
     onMessage(message, reading);
   });
@@ -130,8 +139,8 @@ async function finish(reading: Reading): Promise<boolean> {
 export async function peekDeadLetters(config: ResolvedConfig, queue: string, options: DlqOptions = {}): Promise<DeadLetter[]> {
   const limit = Math.min(options.limit ?? 10, PEEK_MAX);
   const found: DeadLetter[] = [];
-  const reading = await read(config, deadLetterQueue(queue), limit, options, (message, r) => {
-    if (found.length < limit) found.push(toDeadLetter(message));
+  const reading = await read(config, queue, limit, options, (message, r) => {
+    if (found.length < limit) found.push(toDeadLetter(message, r.traits));
     if (found.length >= limit) r.stop();
   });
   const ended = await reading.done.then(() => undefined, (error: unknown) => error);
@@ -148,7 +157,10 @@ export async function peekDeadLetters(config: ResolvedConfig, queue: string, opt
 async function queueExists(config: ResolvedConfig, queue: string, logger: Logger): Promise<void> {
   const session = await connect({ broker: config.broker, logger });
   try {
-    const subscription = session.subscribe(`/amq/queue/${queue}`, readHeaders(1), () => {});
+    const traits = brokerTraits(session.flavor);
+    // ActiveMQ creates a queue by subscribing to it (and takes a SEND to any queue): nothing to check.
+    if (!traits.refusesMissingQueue) return;
+    const subscription = session.subscribe(traits.existingQueue(queue), traits.readHeaders(1), () => {});
     await subscription.ready;
     // A missing queue's ERROR follows the SUBSCRIBE's receipt; the DISCONNECT's receipt comes after it.
     await session.disconnect();
@@ -170,7 +182,7 @@ export interface MoveResult {
 }
 
 /** Reads `DLQ.<queue>` and, for each message to move, runs `act` and ACKs after it succeeded. */
-async function move(config: ResolvedConfig, queue: string, options: DlqOptions, act: (message: StompMessage, session: StompSession) => Promise<void>): Promise<MoveResult> {
+async function move(config: ResolvedConfig, queue: string, options: DlqOptions, act: (message: StompMessage, reading: Reading) => Promise<void>): Promise<MoveResult> {
   const ids = options.ids?.length ? new Set(options.ids) : undefined;
   const limit = options.limit ?? Infinity;
   const prefetch = ids ? Math.min(options.limit ?? ID_SCAN, PEEK_MAX) : Math.min(limit, WINDOW);
@@ -179,8 +191,8 @@ async function move(config: ResolvedConfig, queue: string, options: DlqOptions, 
   let left = 0;
   let confirmed = false;
   let failure: unknown;
-  await read(config, deadLetterQueue(queue), prefetch, options, (message, reading) => {
-    const id = toDeadLetter(message).id;
+  await read(config, queue, prefetch, options, (message, reading) => {
+    const id = toDeadLetter(message, reading.traits).id;
     if ((ids && !ids.has(id)) || taken >= limit || failure) {
       left++;
       return;
@@ -188,7 +200,7 @@ async function move(config: ResolvedConfig, queue: string, options: DlqOptions, 
     taken++;
     ids?.delete(id);
     reading.busy(
-      act(message, reading.session).then(
+      act(message, reading).then(
         () => {
           reading.session.ack(message);
           moved++;
@@ -217,8 +229,8 @@ async function move(config: ResolvedConfig, queue: string, options: DlqOptions, 
  */
 export async function replayDeadLetters(config: ResolvedConfig, queue: string, options: DlqOptions = {}): Promise<MoveResult> {
   await queueExists(config, queue, options.logger ?? silentLogger);
-  return move(config, queue, options, (message, session) =>
-    session.send(`/amq/queue/${queue}`, message.body, { headers: replayHeaders(message.headers, config, queue) }),
+  return move(config, queue, options, (message, { session, traits }) =>
+    session.send(traits.existingQueue(queue), message.body, { headers: replayHeaders(message.headers, config, queue, traits) }),
   );
 }
 

@@ -14,6 +14,7 @@ import { rowsOf } from '../db/types.js';
 import { isOutboxError, OutboxError } from '../errors.js';
 import { silentLogger } from '../log/logger.js';
 import { brokerWords } from '../relay/attribute.js';
+import { brokerTraits } from '../transport/brokers.js';
 import { connect } from '../stomp/connect.js';
 import { monotonicMs } from '../util/clock.js';
 import { createManagement, topicMatches, type Management } from './management.js';
@@ -151,7 +152,8 @@ export async function checkBroker(config: ResolvedConfig): Promise<Check[]> {
     const subscription = session.subscribe(`/queue/${queue}`, { exclusive: 'true', 'auto-delete': 'true', durable: 'false', ack: 'auto' }, () => delivered());
     await subscription.ready;
     const started = monotonicMs();
-    await session.send(`/amq/queue/${queue}`, '{"doctor":true}', { headers: { 'content-type': 'application/json' } });
+    // Sent to the queue without declaring it (RabbitMQ's /amq/queue/, ActiveMQ's /queue/: src/transport/brokers.ts).
+    await session.send(brokerTraits(session.flavor).existingQueue(queue), '{"doctor":true}', { headers: { 'content-type': 'application/json' } });
     const confirmed = monotonicMs() - started;
     const arrived = await Promise.race([back.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000).unref())]);
     checks.push(

@@ -15,7 +15,7 @@ export const CONFIG_KEYS = {
   config: keys({ out: 1, tables: 1, models: 1, headers: 1, broker: 1, database: 1, relay: 1, consumer: 1, retention: 1 } satisfies Record<keyof OutboxConfig, 1>),
   tables: keys({ published: 1, received: 1, maintenance: 1, idle: 1, relays: 1 } satisfies Record<keyof TableNames, 1>),
   broker: keys({
-    hosts: 1, vhost: 1, login: 1, passcode: 1, heartbeat: 1, tls: 1, maxBackoff: 1, connectTimeout: 1, receiptTimeout: 1, onFrame: 1,
+    hosts: 1, vhost: 1, login: 1, passcode: 1, heartbeat: 1, tls: 1, maxBackoff: 1, connectTimeout: 1, receiptTimeout: 1, onFrame: 1, flavor: 1,
   } satisfies Record<keyof BrokerConfig, 1>),
   'broker.hosts[]': keys({ host: 1, port: 1 } satisfies Record<keyof BrokerHost, 1>),
   'broker.tls': keys({

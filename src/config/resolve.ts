@@ -42,6 +42,7 @@ export function resolveConfig(config: OutboxConfig = {}, env: NodeJS.ProcessEnv 
       connectTimeout: broker.connectTimeout ?? defaults.broker.connectTimeout,
       receiptTimeout: broker.receiptTimeout ?? defaults.broker.receiptTimeout,
       onFrame: broker.onFrame,
+      ...(broker.flavor !== undefined ? { flavor: broker.flavor } : {}),
     },
     database: {
       ...(url ? { url } : { pglite: config.database?.pglite ?? defaults.database.pglite }),

@@ -17,6 +17,8 @@ export interface ResolvedBroker {
   connectTimeout: number;
   receiptTimeout: number;
   onFrame?: BrokerConfig['onFrame'];
+  /** Set only when the config names it; else each connection's CONNECTED frame says. */
+  flavor?: BrokerConfig['flavor'];
 }
 
 /** The config every runtime component takes: all defaults applied, environment read, once. */

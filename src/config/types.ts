@@ -159,7 +159,16 @@ export interface BrokerConfig {
    * @defaultValue none
    */
   onFrame?: (direction: 'in' | 'out', command: string, headers: Record<string, string>) => void;
+  /**
+   * Which broker this is, where the CONNECTED frame's `server` header does not say it (a proxy in between,
+   * a renamed build): what differs between them is in README "Brokers".
+   * @defaultValue recognised from the CONNECTED frame's `server` header (`ActiveMQ/…`), else RabbitMQ
+   */
+  flavor?: BrokerFlavor;
 }
+
+/** The STOMP brokers whose differences the library knows (README "Brokers"). */
+export type BrokerFlavor = 'rabbitmq' | 'activemq';
 
 /** Passed to Node's `tls.connect`; what is not set keeps Node's own default. */
 export interface BrokerTls {

@@ -84,6 +84,9 @@ export function checkBroker(broker: ResolvedBroker): void {
   if (broker.onFrame !== undefined && typeof broker.onFrame !== 'function') {
     throw new OutboxError('E_CONFIG', `broker.onFrame must be a function (direction, command, headers) => void, got ${describe(broker.onFrame)}`);
   }
+  if (broker.flavor !== undefined && broker.flavor !== 'rabbitmq' && broker.flavor !== 'activemq') {
+    throw new OutboxError('E_CONFIG', `broker.flavor must be 'rabbitmq' or 'activemq', got ${describe(broker.flavor)}`);
+  }
   if (broker.tls) checkTls(broker.tls);
 }
 

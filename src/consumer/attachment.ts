@@ -13,6 +13,8 @@ import { TIMED_OUT, within } from '../util/within.js';
 export interface AttachOptions {
   destination: string;
   headers: Record<string, string>;
+  /** NACK headers that dead-letter on this broker (RabbitMQ's `requeue:false`). */
+  nackHeaders: Readonly<Record<string, string>>;
   /** The same on every connection, so the broker sees one consumer coming back. */
   subscriptionId: string;
   dispatcher: Dispatcher;
@@ -53,7 +55,7 @@ export function attach(session: StompSession, options: AttachOptions): Attachmen
     if (message.discarded) {
       // Nothing to look up or run: NACKed at once, without waiting for a handler slot. A connection whose
       // content-length lied ends right after this message, and the NACK must be written before.
-      if (live) session.nack(message, { requeue: 'false' });
+      if (live) session.nack(message, { ...options.nackHeaders });
       options.onUnreadable(message, live);
       return;
     }
@@ -68,7 +70,7 @@ export function attach(session: StompSession, options: AttachOptions): Attachmen
       settle(kind) {
         if (!live) return false;
         if (kind === 'ack') session.ack(message);
-        else session.nack(message, { requeue: 'false' });
+        else session.nack(message, { ...options.nackHeaders });
         return true;
       },
     });

@@ -11,6 +11,7 @@ import { createRetention } from '../retention/retention.js';
 import { healthPart } from '../telemetry/health.js';
 import { createConsumerMetrics } from '../telemetry/metrics.js';
 import type { StompMessage, StompSession } from '../stomp/types.js';
+import { brokerTraits, type ConsumeTarget } from '../transport/brokers.js';
 import { createBrokerLink, HEALTHY_MS } from '../transport/link.js';
 import { stompConnector } from '../transport/stomp.js';
 import { lifecycle } from '../util/lifecycle.js';
@@ -25,7 +26,7 @@ import { handlerForm } from './handler-form.js';
 import { createInboxLookup } from './inbox-lookup.js';
 import { createInboxReader, GAVE_UP, STATEMENT_DEADLINE_MS } from './inbox-read.js';
 import { inboxStatements } from './sql.js';
-import { consumeTargetProblem, deadLetterQueue, defaultQueueName, subscribeHeaders } from './subscription.js';
+import { consumeTargetProblem, deadLetterQueue, defaultQueueName } from './subscription.js';
 import type { Consumer, ConsumerOptions, ConsumerStats, OutcomeCounts } from './types.js';
 
 /** How long shutdown waits for a retention run in progress to reach its next batch. */
@@ -49,7 +50,6 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
   const queue = options.queue || defaultQueueName(destination);
   if (typeof options.handler !== 'function') throw new OutboxError('E_CONFIG', 'createConsumer needs a handler function');
   const handler = options.handler as DeliveryContext['handler'];
-  const headers = subscribeHeaders(settings, queue);
   const logger = options.logger ?? defaultLogger('consumer');
   // One id for the life of the consumer: every reconnect subscribes with it again.
   const subscriptionId = `outbox-${queue}-${randomUUID().slice(0, 8)}`;
@@ -121,7 +121,7 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
     const retention = createRetention({ db, tables: config.tables, retention: config.retention, logger, targets: ['received'] });
     retention.start();
     const attachOptions = {
-      destination, headers, subscriptionId, dispatcher: handlers, counts, logger, gaveUp: gaveUp.signal, onDelivered: () => link.proven(),
+      subscriptionId, dispatcher: handlers, counts, logger, gaveUp: gaveUp.signal, onDelivered: () => link.proven(),
       onUnreadable: (message: StompMessage, nacked: boolean) => {
         const id = messageIdOf(message.headers)?.id ?? message.headers['message-id'] ?? '';
         const what = `message ${JSON.stringify(id.slice(0, 80))} cannot be read (${message.discarded?.message})`;
@@ -137,13 +137,25 @@ export function createConsumer<T = unknown>(options: ConsumerOptions<T>): Consum
       while (!signal.aborted) {
         const session = await link.ensure(signal);
         if (!session) break;
-        current = attach(session, attachOptions);
-        await declareDeadLetterQueue(config, queue, logger, signal);
+        // What differs per broker (the queue's destination, its headers, the DLQ, the NACK): its table entry.
+        const traits = brokerTraits(session.flavor);
+        let target: ConsumeTarget;
+        try {
+          target = traits.consume(destination, queue, settings);
+        } catch (error) {
+          // A destination this broker cannot consume is refused on every connection: nothing to retry.
+          session.destroy();
+          failed.abort(error);
+          break;
+        }
+        ctx.deadLetterQueue = target.deadLetterQueue;
+        current = attach(session, { ...attachOptions, destination: target.destination, headers: target.headers, nackHeaders: traits.deadLetterNack });
+        await declareDeadLetterQueue(config, target, logger, signal);
         if (signal.aborted) break;
         if (await current.subscribe()) {
           health.set(null);
           logger.info(
-            `consuming ${destination} from queue ${queue} on ${session.address} ` +
+            `consuming ${destination} from queue ${target.queue} on ${traits.label} at ${session.address} ` +
               `(prefetch ${settings.prefetchCount}, concurrency ${settings.concurrency}, dead letters to ${ctx.deadLetterQueue})`,
           );
         }

@@ -1,9 +1,9 @@
 /**
- * The SUBSCRIBE headers, exactly as django-outbox-pattern sends them (so a queue either library declared
- * can be consumed by the other without PRECONDITION_FAILED), with its faults fixed: `client-individual`
- * acks instead of cumulative `client`, and lowercase `true`/`false` instead of Python's `False`.
+ * The consumer's queue: its default name, the check of a destination and queue before anything connects.
+ * How each broker is subscribed to (RabbitMQ's headers exactly as django-outbox-pattern sends them, with its
+ * faults fixed: `client-individual` acks, lowercase `true`/`false`) is in src/transport/brokers.ts.
  */
-import type { ConsumerConfig } from '../config/types.js';
+import { rabbitDeadLetterHeaders, rabbitSubscribeHeaders } from '../transport/brokers.js';
 import { destinationProblem } from '../wire/destination.js';
 import { queueNameProblem } from '../wire/queue-name.js';
 
@@ -28,52 +28,11 @@ export function consumeTargetProblem(destination: unknown, queue?: string): stri
   return problem ? `queue (the destination's last segment, by default) ${problem}: name another queue` : undefined;
 }
 
-/** The dead-letter queue of a queue. */
+/** The dead-letter queue of a queue on RabbitMQ (ActiveMQ's is the same of its own queue name: src/transport/brokers.ts). */
 export const deadLetterQueue = (queue: string): string => `DLQ.${queue}`;
 
-/** Headers for consuming `queue`: durable, dead-lettering to `DLQ.<queue>` through the default exchange. */
-export function subscribeHeaders(consumer: ConsumerConfig, queue: string): Record<string, string> {
-  return {
-    durable: 'true',
-    'auto-delete': 'false',
-    ...lowercaseBooleans(consumer.queueHeaders),
-    'prefetch-count': String(consumer.prefetchCount),
-    exclusive: String(consumer.exclusive),
-    'x-queue-name': queue,
-    // "" is the default exchange, which routes by queue name: NACK with requeue:false lands in DLQ.<queue>.
-    'x-dead-letter-exchange': '',
-    'x-dead-letter-routing-key': deadLetterQueue(queue),
-    // Last, so no queue header can turn on cumulative acks: one ACK must never settle other messages.
-    ack: 'client-individual',
-  };
-}
+/** RabbitMQ's SUBSCRIBE headers for `queue` (they live in the broker table beside ActiveMQ's). */
+export const subscribeHeaders = rabbitSubscribeHeaders;
 
-/**
- * Headers that declare `DLQ.<queue>`. The arguments match django-outbox-pattern's declaration of the same queue
- * (its DLQ dead-letters to `DLQ.DLQ.<queue>`), because RabbitMQ refuses a re-declaration with different
- * arguments. Never exclusive: an exclusive DLQ would vanish with the connection that declared it.
- */
-export function deadLetterHeaders(consumer: ConsumerConfig, queue: string): Record<string, string> {
-  const dlq = deadLetterQueue(queue);
-  return {
-    durable: 'true',
-    'auto-delete': 'false',
-    ...lowercaseBooleans(consumer.queueHeaders),
-    'prefetch-count': '1',
-    exclusive: 'false',
-    'x-queue-name': dlq,
-    'x-dead-letter-exchange': '',
-    'x-dead-letter-routing-key': deadLetterQueue(dlq),
-    ack: 'client-individual',
-  };
-}
-
-/** `True`/`FALSE` from a config written for the Python library become `true`/`false`. */
-function lowercaseBooleans(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) {
-    const value = String(v);
-    out[k] = /^(true|false)$/i.test(value) ? value.toLowerCase() : value;
-  }
-  return out;
-}
+/** RabbitMQ's headers declaring `DLQ.<queue>`. */
+export const deadLetterHeaders = rabbitDeadLetterHeaders;

@@ -1,9 +1,11 @@
 /**
  * Who is to blame when sends fail together. On an ERROR frame or a closed socket the STOMP client fails
- * every pending receipt at once, and RabbitMQ's ERROR frames carry no `receipt-id`: the relay must decide
- * which of the failed rows caused it. Pure, so it is tested on its own.
+ * every pending receipt at once, and RabbitMQ's ERROR frames carry no `receipt-id` (ActiveMQ's do, but the
+ * session ends on any ERROR all the same): the relay decides which of the failed rows caused it from the
+ * names in the ERROR's text. Pure, so it is tested on its own.
  */
 import { isOutboxError, type OutboxErrorCode } from '../errors.js';
+import { namesInError, namesOfDestination, rabbitmq } from '../transport/brokers.js';
 
 export interface FailedSend<R extends { seq: number; destination: string } = { seq: number; destination: string }> {
   row: R;
@@ -40,28 +42,14 @@ const PER_SEND: OutboxErrorCode[] = ['E_INVALID_FRAME', 'E_FRAME_TOO_LARGE', 'E_
  */
 export const CONNECTION_LEVEL = /connection_closing|server_initiated_close|CONNECTION_FORCED|broker forced connection closure/i;
 
-/**
- * RabbitMQ names the culprit inside the ERROR text, e.g. "PRECONDITION_FAILED - inequivalent arg
- * 'x-max-length' for queue 'orders' in vhost '/'" or "NOT_FOUND - no exchange 'billing' in vhost '/'".
- */
+/** RabbitMQ's names in an ERROR: `queue 'x'`, `exchange 'x'` (the table entry's rule; ActiveMQ's is beside it). */
 export function namesInBrokerError(message: string): Set<string> {
-  const names = new Set<string>();
-  for (const m of message.matchAll(/\b(?:queue|exchange)\s+'([^']+)'/g)) names.add(m[1]!);
-  return names;
+  return new Set(rabbitmq.errorNames(message));
 }
 
-/**
- * The names a destination can appear under in a broker error: `/queue/x`, `/amq/queue/x` → `x`;
- * `/exchange/e/key` → `e`. A `/topic/k` SEND publishes to `amq.topic` and declares nothing, so a
- * queue-level error never names it (a consumer's queue called `k` must not make it look guilty).
- */
+/** The names RabbitMQ's ERRORs would give a SEND to `destination` (none for a `/topic/`). */
 export function destinationNames(destination: string): string[] {
-  const parts = destination.split('/').filter(Boolean);
-  if (parts[0] === 'topic') return [];
-  if (parts[0] === 'queue') return parts.slice(1, 2);
-  if (parts[0] === 'amq' && parts[1] === 'queue') return parts.slice(2, 3);
-  if (parts[0] === 'exchange') return parts.slice(1, 2);
-  return parts.slice(-1);
+  return rabbitmq.destinationNames(destination);
 }
 
 /**
@@ -113,9 +101,10 @@ export function attribute<R extends { seq: number; destination: string }>(failur
     for (const f of rest) verdict.retry.push({ row: f.row, message: errorMessage(f.error) });
     return verdict;
   }
+  // Each broker spells names its own way (src/transport/brokers.ts); the ERROR is read with every broker's rules.
   const names = new Set<string>();
-  for (const f of brokerErrors) for (const n of namesInBrokerError(errorMessage(f.error))) names.add(n);
-  const culprits = new Set(brokerErrors.filter((f) => destinationNames(f.row.destination).some((n) => names.has(n))));
+  for (const f of brokerErrors) for (const n of namesInError(errorMessage(f.error))) names.add(n);
+  const culprits = new Set(brokerErrors.filter((f) => namesOfDestination(f.row.destination).some((n) => names.has(n))));
   const cause = errorMessage(brokerErrors[0]!.error);
   if (culprits.size === 0) {
     for (const f of rest) verdict.suspect.push({ row: f.row, message: `released: in flight when the broker refused something it did not name (${cause})` });

@@ -9,11 +9,12 @@
  * connection ends with E_RECEIPT_TIMEOUT and the relay tries again on the next one, claiming nothing meanwhile.
  */
 import type { Logger } from '../log/logger.js';
+import { brokerTraits, rabbitmq } from '../transport/brokers.js';
 import type { Publisher } from '../transport/types.js';
 import { monotonicMs } from '../util/clock.js';
 
-/** Where the check sends: `/amq/queue/` never declares, and a missing queue drops the message. */
-export const CHECK_DESTINATION = '/amq/queue/drizzle-outbox.publish-check';
+/** Where the check sends on RabbitMQ: `/amq/queue/` never declares, and a missing queue drops the message. */
+export const CHECK_DESTINATION = rabbitmq.publishCheck;
 
 export interface Gate {
   /** True while the broker has not shown it confirms publishes since it stopped. */
@@ -49,7 +50,7 @@ export function createGate(options: { logger: Logger; receiptTimeout: number; on
     async open(connection) {
       if (since === undefined) return true;
       try {
-        for (let i = 0; i < 2; i++) await connection.send(CHECK_DESTINATION, '', { headers: { 'content-type': 'text/plain' } });
+        for (let i = 0; i < 2; i++) await connection.send(brokerTraits(connection.flavor).publishCheck, '', { headers: { 'content-type': 'text/plain' } });
       } catch {
         return false;
       }

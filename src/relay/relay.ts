@@ -27,7 +27,8 @@ import { createOutageLog } from '../util/outage.js';
 import { databaseRetry, retry, RetryAborted } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 import { settledWithin } from '../util/within.js';
-import { CONNECTION_LEVEL, namesInBrokerError } from './attribute.js';
+import { CONNECTION_LEVEL } from './attribute.js';
+import { namesInError } from '../transport/brokers.js';
 import { createBreaker } from './breaker.js';
 import { createClaimCursor } from './cursor.js';
 import { createFailureSink } from './failures.js';
@@ -147,7 +148,7 @@ export function createRelay(options: RelayOptions): Relay {
     // probed meanwhile); a named one is the breaker's business, and an operator closing the connection, or a
     // node going down, is not a refusal.
     countsAsFailure: (reason) =>
-      reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message) && namesInBrokerError(reason.message).size === 0,
+      reason.code === 'E_BROKER_ERROR' && !CONNECTION_LEVEL.test(reason.message) && namesInError(reason.message).size === 0,
     describeBackoff: (streak, seconds) => `the broker closed ${streak} connection(s) in a row on an ERROR; reconnecting in ${seconds.toFixed(1)} s`,
     onConnected: (connection) => {
       if (!gate.blocked) health.set(null);

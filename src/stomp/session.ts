@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { ResolvedBroker } from '../config/resolve.js';
 import { OutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { recogniseBroker } from '../transport/brokers.js';
 import { HEARTBEAT } from './octets.js';
 import { createParser } from './parser.js';
 import { createReceipts } from './receipts.js';
@@ -301,6 +302,9 @@ export function openSession(socket: Socket, readyEvent: 'connect' | 'secureConne
   const session: StompSession & { readonly heartbeat: HeartbeatPeriods } = {
     get server() {
       return server;
+    },
+    get flavor() {
+      return recogniseBroker(server.server, broker.flavor);
     },
     address,
     get heartbeat() {

@@ -3,6 +3,7 @@
  * Implementation: `connect.ts` (one connection) and `reconnect.ts` (backoff loop over `connect`).
  */
 import type { ResolvedBroker } from '../config/resolve.js';
+import type { BrokerFlavor } from '../config/types.js';
 import type { OutboxError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 
@@ -91,6 +92,8 @@ export interface Subscription {
 export interface StompSession {
   /** The CONNECTED frame's headers (server, version, heart-beat, session). */
   readonly server: Record<string, string>;
+  /** The broker, from CONNECTED's `server` header unless `broker.flavor` says (src/transport/brokers.ts). */
+  readonly flavor: BrokerFlavor;
   /** host:port it is connected to. */
   readonly address: string;
   send(destination: string, body: string | Buffer, options?: SendOptions): Promise<void>;

@@ -4,11 +4,14 @@
  * A STOMP session is a Publisher as it is (src/stomp/types.ts); src/transport/memory.ts is an in-process
  * one. Every implementation passes the same conformance suite (test/transport/conformance.ts).
  */
+import type { BrokerFlavor } from '../config/types.js';
 import type { OutboxError } from '../errors.js';
 
 export interface Publisher {
   /** Where it is connected (host:port, or a name), for logs. */
   readonly address: string;
+  /** Which broker it is (src/transport/brokers.ts), when the transport knows; else taken for RabbitMQ. */
+  readonly flavor?: BrokerFlavor;
   /**
    * Sends one message and resolves when the broker confirmed it (on RabbitMQ a RECEIPT is a publisher
    * confirm). Rejects with an OutboxError when it was not confirmed: the broker refused it

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 
 export const STOMP_HOST = '127.0.0.1';
 export const STOMP_PORT = 61613;
+/** ActiveMQ Classic's STOMP connector (scripts/services.sh). */
+export const ACTIVEMQ_PORT = 61614;
 
 /** A queue/routing-key name no other test (or earlier run) uses. */
 export function uniqueName(prefix: string): string {

@@ -94,4 +94,20 @@ test('an ERROR about the connection itself (forced close, node shutdown) blames 
   assert.equal(v.release, []);
 });
 
+test('ActiveMQ names the destination as queue://, topic://, temp-queue://: its rows are blamed, the rest released', () => {
+  const refused = new OutboxError(
+    'E_BROKER_ERROR',
+    '127.0.0.1:61614 sent ERROR: User guest is not authorized to write to: queue://billing — java.lang.SecurityException: User guest is not authorized to write to: queue://billing',
+  );
+  const failures = [row(1, '/topic/billing'), row(2, '/queue/billing'), row(3, '/queue/orders')].map((r) => ({ row: r, error: refused }));
+  const v = attribute(failures);
+  assert.equal(v.blame.map((b) => b.row.seq), [2], 'queue://billing is /queue/billing, not the topic of the same name');
+  assert.equal(v.release.map((b) => b.row.seq), [1, 3]);
+  const temp = new OutboxError('E_BROKER_ERROR', '127.0.0.1:61614 sent ERROR: temp-queue://ID:gone-1:1:1 — org.apache.activemq.DestinationDoesNotExistException');
+  const w = attribute([row(1, '/remote-temp-queue/ID:gone-1:1:1'), row(2, '/topic/orders')].map((r) => ({ row: r, error: temp })));
+  assert.equal(w.blame.map((b) => b.row.seq), [1]);
+  // A RabbitMQ ERROR about queue 'billing' never blames an ActiveMQ-style name, nor a topic.
+  assert.equal(attribute([row(1, '/topic/billing')].map((r) => ({ row: r, error: precondition }))).suspect.map((s) => s.row.seq), [1]);
+});
+
 test.run();
