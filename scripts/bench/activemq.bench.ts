@@ -14,14 +14,13 @@
  *
  *   npm run bench -- activemq     # BENCH_ACTIVEMQ_ROWS
  */
-import { performance } from 'node:perf_hooks';
 import { silentLogger } from '../../src/log/logger.js';
-import { createRelay } from '../../src/relay/relay.js';
 import { connect } from '../../src/stomp/connect.js';
 import { ACTIVEMQ_PORT, STOMP_HOST, uniqueName, waitFor } from '../../test/helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.js';
 import { insertBacklog, testConfig } from '../../test/relay/rows.js';
 import { sameFramesCeiling } from './lib/same-frames-ceiling.js';
+import { timedDrain } from './lib/timed-drain.js';
 
 const ROWS = Number(process.env.BENCH_ACTIVEMQ_ROWS ?? 5_000);
 const RUNS = 3;
@@ -50,23 +49,15 @@ async function ceiling(): Promise<number> {
   return rate;
 }
 
-async function relayThroughput(t: TestDatabase): Promise<number> {
-  const queue = uniqueName('bench-amq-relay');
-  await t.sql`truncate outbox_published`;
-  await insertBacklog(t.sql, `/queue/${queue}`, ROWS);
-  await t.sql`vacuum analyze outbox_published`;
-  const relay = createRelay({ db: t.db, config: broker(t.url), logger: silentLogger });
-  const started = performance.now();
-  const running = relay.run();
-  await waitFor(async () => (await t.sql`select 1 from outbox_published where status = 'pending' limit 1`).length === 0, 180_000, 5);
-  const seconds = (performance.now() - started) / 1000;
-  await relay.stop();
-  await running;
-  const [r] = await t.sql`select count(*)::int as n from outbox_published where status = 'sent'`;
-  if (r!.n !== ROWS) throw new Error(`only ${r!.n} of ${ROWS} rows sent`);
-  await drain(queue, ROWS);
-  return ROWS / seconds;
-}
+const relayThroughput = (t: TestDatabase): Promise<number> =>
+  timedDrain(t, {
+    rows: ROWS,
+    config: broker(t.url),
+    name: 'bench-amq-relay',
+    fill: (destination) => insertBacklog(t.sql, destination, ROWS),
+    timeoutMs: 180_000,
+    cleanUp: (queue) => drain(queue, ROWS),
+  });
 
 const t = await createTestDatabase();
 try {

@@ -11,12 +11,10 @@
  *
  *   npm run bench -- ordering     # BENCH_ORDERING_ROWS (default 20,000), BENCH_ORDERING_RUNS (default 3)
  */
-import { silentLogger } from '../../src/log/logger.js';
-import { createRelay } from '../../src/relay/relay.js';
-import { deleteQueue, uniqueName, waitFor } from '../../test/helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.js';
 import { insertKeyedBacklog } from '../../test/ordering/rows.js';
 import { insertBacklog, testConfig } from '../../test/relay/rows.js';
+import { timedDrain } from './lib/timed-drain.js';
 
 const ROWS = Number(process.env.BENCH_ORDERING_ROWS ?? 20_000);
 const RUNS = Number(process.env.BENCH_ORDERING_RUNS ?? 3);
@@ -26,25 +24,18 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'ordering', ...o }));
 
 /** One relay draining ROWS rows over `keys` keys (0: unkeyed); msg/s from start to the last row marked. */
-async function drain(t: TestDatabase, keys: number): Promise<number> {
-  const queue = uniqueName('bench-ordering');
-  await t.sql`truncate outbox_published`;
-  await t.sql`truncate outbox_published_keys`;
-  if (keys === 0) await insertBacklog(t.sql, `/queue/${queue}`, ROWS);
-  else await insertKeyedBacklog(t.sql, `/queue/${queue}`, ROWS, keys);
-  await t.sql`vacuum analyze outbox_published`;
-  const relay = createRelay({ db: t.db, config: testConfig(t.url), logger: silentLogger });
-  const started = performance.now();
-  const running = relay.run();
-  await waitFor(async () => (await t.sql`select 1 from outbox_published where status = 'pending' limit 1`).length === 0, 300_000, 5);
-  const seconds = (performance.now() - started) / 1000;
-  await relay.stop();
-  await running;
-  const [r] = await t.sql`select count(*)::int as n from outbox_published where status = 'sent'`;
-  if (r!.n !== ROWS) throw new Error(`only ${r!.n} of ${ROWS} rows sent`);
-  deleteQueue(queue);
-  return ROWS / seconds;
-}
+const drain = (t: TestDatabase, keys: number): Promise<number> =>
+  timedDrain(t, {
+    rows: ROWS,
+    config: testConfig(t.url),
+    name: 'bench-ordering',
+    timeoutMs: 300_000,
+    async fill(destination) {
+      await t.sql`truncate outbox_published_keys`;
+      if (keys === 0) await insertBacklog(t.sql, destination, ROWS);
+      else await insertKeyedBacklog(t.sql, destination, ROWS, keys);
+    },
+  });
 
 const t = await createTestDatabase();
 try {

@@ -27,6 +27,7 @@ import { insertBacklog, rowHeaders, testConfig } from '../../test/relay/rows.js'
 import { writeConfigFile } from '../../test/relay/support.js';
 import { rawCeiling } from './lib/raw-ceiling.js';
 import { sameFramesCeiling as sameFrames } from './lib/same-frames-ceiling.js';
+import { timedDrain } from './lib/timed-drain.js';
 
 const ROWS = Number(process.env.BENCH_RELAY_ROWS ?? 20_000);
 const MEMORY_ROWS = Number(process.env.BENCH_RELAY_MEMORY_ROWS ?? 200_000);
@@ -76,24 +77,8 @@ async function clientCeiling(messages: number): Promise<number> {
 }
 
 /** One relay draining a pre-inserted backlog; msg/s from start to the last row marked. */
-async function relayThroughput(t: TestDatabase): Promise<number> {
-  const queue = uniqueName('bench-relay');
-  await t.sql`truncate outbox_published`;
-  await insertBacklog(t.sql, `/queue/${queue}`, ROWS);
-  await t.sql`vacuum analyze outbox_published`;
-  const relay = createRelay({ db: t.db, config: testConfig(t.url), logger: silentLogger });
-  const started = performance.now();
-  const running = relay.run();
-  // The partial index makes this probe cheap whatever the table size.
-  await waitFor(async () => (await t.sql`select 1 from outbox_published where status = 'pending' limit 1`).length === 0, 120_000, 5);
-  const seconds = (performance.now() - started) / 1000;
-  await relay.stop();
-  await running;
-  const [r] = await t.sql`select count(*)::int as n from outbox_published where status = 'sent'`;
-  if (r!.n !== ROWS) throw new Error(`only ${r!.n} of ${ROWS} rows sent`);
-  deleteQueue(queue);
-  return ROWS / seconds;
-}
+const relayThroughput = (t: TestDatabase): Promise<number> =>
+  timedDrain(t, { rows: ROWS, config: testConfig(t.url), name: 'bench-relay', fill: (destination) => insertBacklog(t.sql, destination, ROWS) });
 
 /** Steady commits at RATE/s into an idle relay; latency from the commit's start to the subscriber. */
 async function latency(t: TestDatabase): Promise<number[]> {

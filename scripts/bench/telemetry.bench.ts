@@ -22,7 +22,6 @@ import { subscribeHeaders } from '../../src/consumer/subscription.js';
 import type { HandlerContext, Payload } from '../../src/consumer/types.js';
 import { openDatabase } from '../../src/db/open.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { createRelay } from '../../src/relay/relay.js';
 import { watchDelivery } from '../../src/telemetry/delivery.js';
 import { createConsumerMetrics, createRelayMetrics } from '../../src/telemetry/metrics.js';
 import { startSendSpan } from '../../src/telemetry/trace.js';
@@ -30,6 +29,7 @@ import { connect } from '../../src/stomp/connect.js';
 import { deleteQueue, rabbitmqctl, STOMP_HOST, STOMP_PORT, uniqueName, waitFor } from '../../test/helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/db.js';
 import { insertBacklog, testConfig } from '../../test/relay/rows.js';
+import { timedDrain } from './lib/timed-drain.js';
 
 const ROWS = Number(process.env.BENCH_TELEMETRY_ROWS ?? 10_000);
 const MESSAGES = Number(process.env.BENCH_TELEMETRY_MESSAGES ?? 2_000);
@@ -66,22 +66,16 @@ function enable(): () => Promise<number> {
 }
 
 /** A relay draining a ROWS-row backlog (each row with a traceparent): msg/s. */
-async function relayRun(t: TestDatabase): Promise<number> {
-  const queue = uniqueName('bench-telemetry-relay');
-  await t.sql`truncate outbox_published`;
-  await insertBacklog(t.sql, `/queue/${queue}`, ROWS);
-  await t.sql`update outbox_published set headers = headers || jsonb_build_object('traceparent', ${traceparent()}::text)`;
-  await t.sql`vacuum analyze outbox_published`;
-  const relay = createRelay({ db: t.db, config: testConfig(t.url), logger: silentLogger });
-  const started = performance.now();
-  const running = relay.run();
-  await waitFor(async () => (await t.sql`select 1 from outbox_published where status = 'pending' limit 1`).length === 0, 120_000, 5);
-  const seconds = (performance.now() - started) / 1000;
-  await relay.stop();
-  await running;
-  deleteQueue(queue);
-  return ROWS / seconds;
-}
+const relayRun = (t: TestDatabase): Promise<number> =>
+  timedDrain(t, {
+    rows: ROWS,
+    config: testConfig(t.url),
+    name: 'bench-telemetry-relay',
+    async fill(destination) {
+      await insertBacklog(t.sql, destination, ROWS);
+      await t.sql`update outbox_published set headers = headers || jsonb_build_object('traceparent', ${traceparent()}::text)`;
+    },
+  });
 
 function depth(queue: string): number {
   const line = rabbitmqctl('list_queues', 'name', 'messages', '--no-table-headers').split('\n').find((l) => l.trim().split(/\s+/)[0] === queue);
