@@ -29,8 +29,11 @@ import { runTransaction } from '../../src/db/transaction.js';
 import type { OutboxDb } from '../../src/db/types.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { connect } from '../../src/stomp/connect.js';
+import type { StompMessage } from '../../src/stomp/types.js';
+import { decodeBody } from '../../src/wire/body.js';
 import { deleteQueue, rabbitmqctl, STOMP_HOST, STOMP_PORT, uniqueName, waitFor } from '../../test/helpers/broker.js';
 import { createTestDatabase } from '../../test/helpers/db.js';
+import { cpuSince, processCpu } from './lib/process-cpu.js';
 
 const MESSAGES = Number(process.env.BENCH_CONSUME_MESSAGES ?? 3000);
 const REPEATS = Number(process.env.BENCH_CONSUME_REPEATS ?? 3);
@@ -61,27 +64,37 @@ function depth(queue: string): number {
   return line ? Number(line.trim().split(/\s+/)[1]) : -1;
 }
 
+const BODY = JSON.stringify({ id: 0, customer: 'c-000000', status: 'paid', total: '123.45', note: 'x'.repeat(120) });
+const sentHeaders = () => ({ persistent: 'true', 'content-type': 'application/json', 'dop-msg-id': randomUUID(), 'dop-correlation-id': randomUUID() });
+
 /** Declares `queue` bound to `/topic/<queue>` with the consumer's own headers, then fills it. */
 async function prefill(c: ResolvedConfig, queue: string): Promise<void> {
   const s = await connect({ broker: c.broker, logger: silentLogger, window: 500 });
   s.subscribe(`/topic/${queue}`, { ...subscribeHeaders(c.consumer, queue), 'prefetch-count': '1' }, () => {}, 'declare');
   await s.disconnect();
   const pub = await connect({ broker: c.broker, logger: silentLogger, window: 500 });
-  const body = JSON.stringify({ id: 0, customer: 'c-000000', status: 'paid', total: '123.45', note: 'x'.repeat(120) });
   const sends: Promise<void>[] = [];
-  for (let i = 0; i < MESSAGES; i++) {
-    sends.push(
-      pub.send(`/topic/${queue}`, body, {
-        headers: { persistent: 'true', 'content-type': 'application/json', 'dop-msg-id': randomUUID(), 'dop-correlation-id': randomUUID() },
-      }),
-    );
-  }
+  for (let i = 0; i < MESSAGES; i++) sends.push(pub.send(`/topic/${queue}`, BODY, { headers: sentHeaders() }));
   await Promise.all(sends);
   await pub.disconnect();
   await waitFor(() => depth(queue) === MESSAGES, 60_000, 100);
 }
 
-interface Run { per_s: number; statements_per_msg: number; cpu_ms_per_msg: number; recorded?: number }
+interface Run {
+  per_s: number;
+  statements_per_msg: number;
+  cpu_ms_per_msg: number;
+  /** PostgreSQL's backends' and the broker's CPU per message in the same span (from /proc). */
+  pg_cpu_ms_per_msg: number;
+  broker_cpu_ms_per_msg: number;
+  recorded?: number;
+}
+
+const OTHERS = ['postgres', 'beam.smp'];
+const othersPerMsg = (before: ReturnType<typeof processCpu>) => {
+  const spent = cpuSince(before);
+  return { pg_cpu_ms_per_msg: spent.get('postgres')! / MESSAGES, broker_cpu_ms_per_msg: spent.get('beam.smp')! / MESSAGES };
+};
 
 /** This process's CPU (user + system) since `from`, ms. */
 const cpuMs = (from: NodeJS.CpuUsage): number => {
@@ -114,6 +127,7 @@ async function consume(db: OutboxDb, url: string, queue: string, form: Form, con
   });
   const before = queries;
   const cpu = process.cpuUsage();
+  const others = processCpu(OTHERS);
   const running = consumer.run();
   // A connection lost under load has its in-flight messages redelivered: those already committed come back
   // `recorded`. They are counted as handled, and reported.
@@ -122,28 +136,58 @@ async function consume(db: OutboxDb, url: string, queue: string, form: Form, con
   const seconds = (performance.now() - started) / 1000;
   const statements = queries - before;
   const cpuPerMsg = cpuMs(cpu) / MESSAGES;
+  const elsewhere = othersPerMsg(others);
   await consumer.stop();
   await running;
   const s = consumer.stats();
   if (s.acked + s.recorded !== MESSAGES || s.duplicate + s.nacked + s.failed + s.unsettled !== 0) {
     throw new Error(`unexpected outcomes: ${JSON.stringify(s)}`);
   }
-  return { per_s: MESSAGES / seconds, statements_per_msg: statements / MESSAGES, cpu_ms_per_msg: cpuPerMsg, recorded: s.recorded };
+  return { per_s: MESSAGES / seconds, statements_per_msg: statements / MESSAGES, cpu_ms_per_msg: cpuPerMsg, ...elsewhere, recorded: s.recorded };
 }
 
-/** The handler's transaction alone, `parallel` at a time, on the same pool: no broker, no consumer. */
-async function bound(db: OutboxDb, parallel: number): Promise<Run> {
+/**
+ * One message as the consumer receives it, through the broker: its headers (the broker's own among them:
+ * destination, subscription, message-id, ack, content-length) are what the inbox row stores, so the bound
+ * stores the same row.
+ */
+async function sampleMessage(c: ResolvedConfig): Promise<StompMessage> {
+  const queue = uniqueName('bench-sample');
+  const s = await connect({ broker: c.broker, logger: silentLogger, window: 1 });
+  try {
+    const received = new Promise<StompMessage>((resolve) => {
+      s.subscribe(`/topic/${queue}`, subscribeHeaders(c.consumer, queue), (m) => {
+        s.ack(m);
+        resolve(m);
+      }, 'sample');
+    });
+    await s.send(`/topic/${queue}`, BODY, { headers: sentHeaders() });
+    return await received;
+  } finally {
+    await s.disconnect();
+    deleteQueue(queue);
+  }
+}
+
+/**
+ * The handler's transaction alone, `parallel` at a time, on the same pool: no broker, no consumer. Its inbox
+ * row is the one the consumer writes for `sample` (the same body and headers, a fresh id).
+ */
+async function bound(db: OutboxDb, parallel: number, sample: StompMessage): Promise<Run> {
+  const body = decodeBody(sample.body).value;
   const inbox = inboxStatements(db, createOutboxTables(), 'bench-bound');
   let next = 0;
   const before = queries;
   const cpu = process.cpuUsage();
+  const others = processCpu(OTHERS);
   const started = performance.now();
   const worker = async () => {
     while (next++ < MESSAGES) {
       const id = randomUUID();
       await runTransaction(db, async (tx) => {
         await tx.execute(business(id, '123.45'));
-        await inbox.insertReceived(tx, { messageId: id, destination: '/topic/bench', body: { total: '123.45' }, headers: {} });
+        const headers = { ...sample.headers, 'dop-msg-id': id, 'dop-correlation-id': randomUUID() };
+        await inbox.insertReceived(tx, { messageId: id, destination: sample.headers.destination!, body, headers });
       });
     }
   };
@@ -152,6 +196,7 @@ async function bound(db: OutboxDb, parallel: number): Promise<Run> {
     per_s: MESSAGES / ((performance.now() - started) / 1000),
     statements_per_msg: (queries - before) / MESSAGES,
     cpu_ms_per_msg: cpuMs(cpu) / MESSAGES,
+    ...othersPerMsg(others),
   };
 }
 
@@ -167,6 +212,7 @@ const pool = await openDatabase(config(t.url, 16, 32), { poolSize: 34, connectTi
 const queues: string[] = [];
 try {
   await t.sql`create table bench_orders (message_id text primary key, total numeric not null, at timestamptz not null default now())`;
+  const sample = await sampleMessage(config(t.url, 1, 1));
   const results = new Map<string, Run[]>();
   const add = (key: string, run: Run) => results.set(key, [...(results.get(key) ?? []), run]);
   for (let repeat = 0; repeat < REPEATS; repeat++) {
@@ -183,7 +229,7 @@ try {
       const steps: Array<'bound' | Form> = ['bound', 'tx_form', 'own_tx_form'];
       for (let i = 0; i < repeat % steps.length; i++) steps.push(steps.shift()!);
       for (const step of steps) {
-        if (step === 'bound') add(`bound/${concurrency}/${prefetch}`, await bound(pool.db, concurrency));
+        if (step === 'bound') add(`bound/${concurrency}/${prefetch}`, await bound(pool.db, concurrency, sample));
         else add(`${step}/${concurrency}/${prefetch}`, await consume(pool.db, t.url, filled.get(step)!, step, concurrency, prefetch));
       }
     }
@@ -195,6 +241,8 @@ try {
       bench: 'consume', figure: 'db_bound', parallel: concurrency, beside_prefetch: prefetch, messages: MESSAGES, repeats: b.length,
       tx_per_s: Math.round(median(b.map((r) => r.per_s))), range: range(b.map((r) => r.per_s), Math.round), statements_per_tx: r3(perTx),
       node_cpu_ms_per_tx: r3(median(b.map((r) => r.cpu_ms_per_msg))),
+      pg_cpu_ms_per_tx: r3(median(b.map((r) => r.pg_cpu_ms_per_msg))),
+      broker_cpu_ms_per_tx: r3(median(b.map((r) => r.broker_cpu_ms_per_msg))),
     }));
     for (const form of ['tx_form', 'own_tx_form'] as const) {
       const runs = results.get(`${form}/${concurrency}/${prefetch}`)!;
@@ -207,6 +255,8 @@ try {
         db_ratio: r3(median(ratios)), db_ratio_range: range(ratios, r3),
         own_round_trips_per_msg: r3(median(own)), own_round_trips_range: range(own, r3),
         node_cpu_ms_per_msg: r3(median(runs.map((r) => r.cpu_ms_per_msg))),
+        pg_cpu_ms_per_msg: r3(median(runs.map((r) => r.pg_cpu_ms_per_msg))),
+        broker_cpu_ms_per_msg: r3(median(runs.map((r) => r.broker_cpu_ms_per_msg))),
         redelivered_recorded: runs.reduce((n, r) => n + (r.recorded ?? 0), 0),
       }));
     }

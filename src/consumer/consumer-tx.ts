@@ -80,7 +80,7 @@ async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: Paylo
       ctx.db,
       async (tx, transaction) => {
         stage = 'claim';
-        const claimed = await ctx.inbox.claimReceived(tx, init);
+        const claimed = await ctx.inbox.claimReceived(tx, init, transaction.prepared);
         clearTimeout(deadline);
         if (!claimed) throw RECORDED_ROLLBACK;
         recordedIn(tx);

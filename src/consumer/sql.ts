@@ -5,6 +5,8 @@
  * Rows with queue '' were recorded before the inbox had scopes; they count for every queue.
  */
 import { and, eq, getTableName, inArray, sql } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { preparedStatement, type TransactionState } from '../db/transaction.js';
 import type { OutboxTables } from '../db/tables.js';
 import { rowsOf, type OutboxDb, type OutboxTx } from '../db/types.js';
 
@@ -44,7 +46,7 @@ export interface InboxStatements {
    * also the dedup check: no row back means a committed row, of this queue or from before queues scoped the
    * inbox, already holds the id — the handler need not run. One statement where a lookup and an insert were two.
    */
-  claimReceived(tx: OutboxTx, row: InboxRow): Promise<boolean>;
+  claimReceived(tx: OutboxTx, row: InboxRow, prepared?: TransactionState['prepared']): Promise<boolean>;
   /**
    * The committed rows of many ids at once, under this queue or '': one statement for the reads of every
    * message in flight (inbox-lookup.ts). Each id leads the key: one index descent per id.
@@ -69,6 +71,17 @@ export function inboxStatements(db: OutboxDb, tables: OutboxTables, queue: strin
     .where(and(eq(received.messageId, sql.placeholder('id')), eq(received.queue, sql.placeholder('queue'))))
     .prepare(`${name}_is_committed`);
 
+  // The claim (claimReceived): `where not exists` reads the queue-less row in the statement's snapshot: such
+  // rows are from before an upgrade, long committed. The conflict on (message_id, queue) waits for a
+  // concurrent delivery's transaction, as insertReceived's does.
+  const table = new PgDialect().sqlToQuery(sql`${received}`).sql;
+  const claim = preparedStatement(`
+    insert into ${table} (message_id, queue, destination, body, headers)
+    select $1, $2, $3, $4::jsonb, $5::jsonb
+    where not exists (select 1 from ${table} where message_id = $1 and queue = '')
+    on conflict (message_id, queue) do nothing
+    returning 1`);
+
   return {
     queue,
     async isRecorded(messageId) {
@@ -91,17 +104,18 @@ export function inboxStatements(db: OutboxDb, tables: OutboxTables, queue: strin
         .returning({ messageId: received.messageId });
       return rows.length > 0;
     },
-    async claimReceived(tx, row) {
-      // `where not exists` reads the queue-less row in the statement's snapshot: such rows are from before an
-      // upgrade, long committed. The conflict on (message_id, queue) waits for a concurrent delivery's
-      // transaction, as insertReceived's does.
-      const result = await tx.execute(sql`
+    async claimReceived(tx, row, prepared) {
+      const values = [row.messageId, queue, row.destination, row.body == null ? null : JSON.stringify(row.body), JSON.stringify(row.headers)];
+      // Prepared where the driver allows: it runs for every message, and planning an INSERT … SELECT took
+      // PostgreSQL about as long as running it (measured: scripts/bench/README.md, Consumer).
+      if (prepared) return (await prepared(claim, values)).length > 0;
+      const [id, , destination, body, headers] = values;
+      return rowsOf(await tx.execute(sql`
         insert into ${received} (message_id, queue, destination, body, headers)
-        select ${row.messageId}, ${queue}, ${row.destination}, ${row.body == null ? null : JSON.stringify(row.body)}::jsonb, ${JSON.stringify(row.headers)}::jsonb
-        where not exists (select 1 from ${received} where message_id = ${row.messageId} and queue = '')
+        select ${id}, ${queue}, ${destination}, ${body}::jsonb, ${headers}::jsonb
+        where not exists (select 1 from ${received} where message_id = ${id} and queue = '')
         on conflict (message_id, queue) do nothing
-        returning 1`);
-      return rowsOf(result).length > 0;
+        returning 1`)).length > 0;
     },
   };
 }
