@@ -30,7 +30,7 @@ import { sleep } from '../util/sleep.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import { classifyDbFailure, deadlineExceeded, setupFailure } from './db-failure.js';
 import {
-  alreadyRecorded, confirmDuplicate, outlive, readInbox, settle, startHandler, timeoutMs,
+  alreadyRecorded, confirmDuplicate, handlerSignal, outlive, readInbox, settle, startHandler, timeoutMs,
   type Delivery, type DeliveryContext, type HandlerResult, type Report,
 } from './delivery.js';
 import { GAVE_UP, STATEMENT_DEADLINE_MS } from './inbox-read.js';
@@ -67,7 +67,7 @@ async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: Paylo
   const { payload, state, recordedIn } = createPayload(init, ctx.inbox);
   const cut = new AbortController();
   const gaveUp = new AbortController();
-  const signal = AbortSignal.any([gaveUp.signal, delivery.abandoned]);
+  const signal = handlerSignal(gaveUp.signal, delivery);
   let stage: Stage = 'begin';
   let running: Promise<HandlerResult> | undefined;
   let rollbackFailed: { error: unknown } | undefined;
@@ -85,7 +85,7 @@ async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: Paylo
         if (!claimed) throw RECORDED_ROLLBACK;
         recordedIn(tx);
         stage = 'handler';
-        running = startHandler(() => withCorrelationId(payload.correlationId, () => ctx.handler(payload, { tx, signal })));
+        running = startHandler(() => withCorrelationId(payload.correlationId, () => ctx.handler(payload, { tx, get signal() { return signal(); } })));
         const result = await within(running, { ms: timeoutMs(ctx) });
         if (result === TIMED_OUT) {
           // NACK now, not once the rollback is through: a hung handler's statement may hold the connection.

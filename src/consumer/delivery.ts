@@ -105,6 +105,16 @@ export function brokerId(message: StompMessage): string {
   return JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}…` : id);
 }
 
+/**
+ * The handler's `signal` (aborts once the consumer gave up on the handler, or the message can no longer be
+ * settled), made when the handler first reads it: most never do, and AbortSignal.any cost a measurable share
+ * of a message's CPU (scripts/bench/README.md, Consumer).
+ */
+export function handlerSignal(gaveUp: AbortSignal, delivery: Delivery): () => AbortSignal {
+  let signal: AbortSignal | undefined;
+  return () => (signal ??= AbortSignal.any([gaveUp, delivery.abandoned]));
+}
+
 /** How a handler call ended. It never rejects: a throw is a result like any other. */
 export type HandlerResult = { kind: 'returned' } | { kind: 'threw'; error: unknown };
 

@@ -30,9 +30,11 @@ const misjudged = new WeakSet<object>();
 export const isMisjudgedForm = (error: unknown): boolean => typeof error === 'object' && error !== null && misjudged.has(error);
 
 /** The context a `(payload)`-form handler gets: a signal, and a `tx` that says why there is none. */
-export function contextWithoutTransaction(handler: Handler<any>, signal: AbortSignal): HandlerContext {
+export function contextWithoutTransaction(handler: Handler<any>, signal: () => AbortSignal): HandlerContext {
   return {
-    signal,
+    get signal() {
+      return signal();
+    },
     get tx(): never {
       const error = new OutboxError(
         'E_CONFIG',

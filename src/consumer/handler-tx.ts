@@ -7,7 +7,7 @@ import { withCorrelationId } from '../publish/correlation.js';
 import { OutboxError } from '../errors.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import {
-  confirmDuplicate, outlive, readInbox, settle, startHandler, timeoutMs,
+  confirmDuplicate, handlerSignal, outlive, readInbox, settle, startHandler, timeoutMs,
   type Delivery, type DeliveryContext, type HandlerResult, type Report,
 } from './delivery.js';
 import { GAVE_UP } from './inbox-read.js';
@@ -18,7 +18,7 @@ import type { Outcome } from './types.js';
 export async function inHandlerTransaction(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report): Promise<void> {
   const { payload, state } = createPayload(init, ctx.inbox);
   const gaveUp = new AbortController();
-  const context = contextWithoutTransaction(ctx.handler, AbortSignal.any([gaveUp.signal, delivery.abandoned]));
+  const context = contextWithoutTransaction(ctx.handler, handlerSignal(gaveUp.signal, delivery));
   const running = startHandler(() => withCorrelationId(payload.correlationId, () => ctx.handler(payload, context)));
   const result = await within(running, { ms: timeoutMs(ctx) });
   // Not the message's fault: stop the consumer, and leave the message for redelivery.

@@ -6,7 +6,8 @@
  */
 import { and, eq, getTableName, inArray, sql } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
-import { preparedStatement, type TransactionState } from '../db/transaction.js';
+import { preparedStatement } from '../db/prepared.js';
+import type { TransactionState } from '../db/transaction.js';
 import type { OutboxTables } from '../db/tables.js';
 import { rowsOf, type OutboxDb, type OutboxTx } from '../db/types.js';
 

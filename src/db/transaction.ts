@@ -4,16 +4,18 @@
  * (the backend was just terminated) the pooled client is never released, and after a few such failures
  * every caller waits on an empty pool forever (measured). Its ROLLBACK after a failure on a dead connection
  * also throws, hiding the error that mattered. Here the client is checked out and released by us (with the
- * error, so the pool discards a broken one), and the callback's own error is the one thrown.
+ * error, so the pool discards a broken one), and the callback's own error is the one thrown. Its BEGIN waits
+ * for the first statement, and goes in one round trip with it when that is a prepared one (deferred-begin.ts).
  *
  * @example
  * await runTransaction(db, async (tx) => { await tx.insert(shipments).values(row); });
  */
-import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Pool, PoolClient } from 'pg';
+import { deferBegin, type DeferredBeginClient } from './deferred-begin.js';
 import { clientOf, driverOf } from './driver.js';
 import { isConnectionError, sqlState } from './errors.js';
+import type { PreparedStatement } from './prepared.js';
 import type { OutboxDb, OutboxTx } from './types.js';
 
 export interface TransactionOptions {
@@ -49,19 +51,6 @@ export interface TransactionState {
   prepared?(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>>;
 }
 
-/** A statement text with `$n` parameters, and the name a connection keeps it prepared under. */
-export interface PreparedStatement {
-  readonly name: string;
-  readonly text: string;
-}
-
-/**
- * Names `text` after its own hash: one text, one name, whichever table or schema it was built for (a name
- * prepared on a connection with another text would be refused).
- */
-export function preparedStatement(text: string): PreparedStatement {
-  return { name: `outbox_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text };
-}
 
 export async function runTransaction<T>(
   db: OutboxDb,
@@ -70,13 +59,10 @@ export async function runTransaction<T>(
 ): Promise<T> {
   let thrown: { error: unknown } | undefined;
   let client: PoolClient | undefined;
+  let on: OnClient | undefined;
   const body = async (tx: OutboxTx): Promise<T> => {
     try {
-      const on = client;
-      return await fn(tx, {
-        aborted: () => aborted(tx, on),
-        prepared: on && (async (statement, values) => (await on.query({ name: statement.name, text: statement.text, values })).rows),
-      });
+      return await fn(tx, { aborted: () => aborted(tx, client), prepared: on?.deferred.prepared });
     } catch (error) {
       thrown = { error };
       throw error;
@@ -106,7 +92,8 @@ export async function runTransaction<T>(
   if (signal?.aborted) cut();
   let failure: unknown;
   try {
-    return await (await drizzleOn(client)).transaction(body);
+    on = await drizzleOn(client);
+    return await on.db.transaction(body);
   } catch (error) {
     failure = unwrap(error);
     throw failure;
@@ -121,17 +108,25 @@ export async function runTransaction<T>(
 }
 
 let nodePostgres: Promise<typeof import('drizzle-orm/node-postgres')> | undefined;
-/** A Drizzle database on one pooled client, made once per client: the pool hands the same few out again and again. */
-const onClients = new WeakMap<PoolClient, OutboxDb>();
 
-/** On one checked-out client, drizzle's transaction runs BEGIN … COMMIT on it and releases nothing. */
-async function drizzleOn(client: PoolClient): Promise<OutboxDb> {
+interface OnClient {
+  /** On one checked-out client, drizzle's transaction runs BEGIN … COMMIT on it and releases nothing. */
+  db: OutboxDb;
+  /** Its BEGIN waits for the first statement, to travel with it (deferred-begin.ts). */
+  deferred: DeferredBeginClient;
+}
+
+/** Made once per client: the pool hands the same few out again and again. */
+const onClients = new WeakMap<PoolClient, OnClient>();
+
+async function drizzleOn(client: PoolClient): Promise<OnClient> {
   const known = onClients.get(client);
   if (known) return known;
   const { drizzle } = await (nodePostgres ??= import('drizzle-orm/node-postgres'));
-  const db = drizzle({ client }) as unknown as OutboxDb;
-  onClients.set(client, db);
-  return db;
+  const deferred = deferBegin(client);
+  const made = { db: drizzle({ client: deferred.client as PoolClient }) as unknown as OutboxDb, deferred };
+  onClients.set(client, made);
+  return made;
 }
 
 /**

@@ -1,0 +1,79 @@
+/**
+ * A stand-in for one checked-out node-postgres client, handed to drizzle, that holds drizzle's BEGIN back
+ * until the transaction's first statement. When that statement is one already prepared on the connection,
+ * the two travel as one simple query, `BEGIN; EXECUTE name(…)`: one round trip where there were two. Any
+ * other first statement goes after a BEGIN of its own, as drizzle would have sent it; a transaction that
+ * ran no statement sends neither BEGIN nor its COMMIT or ROLLBACK.
+ *
+ * The held BEGIN is sent before anything else that could run outside the transaction: nothing is ever sent
+ * ahead of it, and a BEGIN that failed is never followed by the statement it held back.
+ */
+import { escapeLiteral, type PoolClient, type QueryResult } from 'pg';
+import type { PreparedStatement } from './prepared.js';
+
+/** drizzle-orm's node-postgres session sends these texts for a transaction's start and end. */
+const BEGIN = 'begin';
+const ENDS = new Set(['commit', 'rollback']);
+
+type QueryArgs = Parameters<PoolClient['query']>;
+
+export interface DeferredBeginClient {
+  /** What drizzle is given as its client: queries, with BEGIN held back. */
+  readonly client: { query(...args: QueryArgs): Promise<unknown> };
+  /** Runs a prepared statement: with the held BEGIN in one round trip once the connection knows it. */
+  prepared(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>>;
+}
+
+export function deferBegin(real: PoolClient): DeferredBeginClient {
+  let held = false;
+  // The statements this connection has prepared (under node-postgres's own bookkeeping, which sends Parse
+  // only the first time): EXECUTE needs the statement to exist on the server already.
+  const known = new Set<string>();
+  const flush = async (): Promise<void> => {
+    held = false;
+    await real.query(BEGIN);
+  };
+
+  const client = {
+    async query(...args: QueryArgs): Promise<unknown> {
+      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string }).text;
+      if (text === BEGIN) {
+        held = true;
+        return EMPTY;
+      }
+      if (held) {
+        if (text !== undefined && ENDS.has(text)) {
+          held = false;
+          return EMPTY;
+        }
+        await flush();
+      }
+      return (real.query as (...a: QueryArgs) => Promise<unknown>)(...args);
+    },
+  };
+
+  return {
+    client,
+    async prepared(statement, values) {
+      if (held && known.has(statement.name) && values.every(inlinable)) {
+        held = false;
+        const literals = values.map((v) => (v === null ? 'null' : escapeLiteral(v as string))).join(', ');
+        const results = (await real.query(`begin; execute ${statement.name}(${literals})`)) as unknown as QueryResult[];
+        return results[1]!.rows;
+      }
+      if (held) await flush();
+      const result = await real.query({ name: statement.name, text: statement.text, values });
+      known.add(statement.name);
+      return result.rows;
+    },
+  };
+}
+
+/**
+ * Values that can be written into a simple query: text or null. A NUL character cannot travel in one (the
+ * query text ends at it): such a value goes as a parameter, and PostgreSQL refuses it there as it would.
+ */
+const inlinable = (v: unknown): boolean => v === null || (typeof v === 'string' && !v.includes('\0'));
+
+/** What a statement that was not sent answers: drizzle reads nothing of it. */
+const EMPTY = { rows: [], rowCount: 0, fields: [], command: '', oid: 0 };

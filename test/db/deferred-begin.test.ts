@@ -1,0 +1,132 @@
+/**
+ * A transaction's BEGIN waits for its first statement (src/db/deferred-begin.ts): a statement the connection
+ * has prepared travels with it in one round trip, and is part of the transaction; any other first statement
+ * gets a BEGIN of its own first; a transaction that ran nothing sends nothing. Values written into the
+ * merged query come back exactly as they went in, whatever they hold, with standard_conforming_strings on or
+ * off; one that cannot be written into a query (a NUL) goes as a parameter, as it always did.
+ */
+import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import fc from 'fast-check';
+import pg from 'pg';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { sqlState } from '../../src/db/errors.js';
+import { preparedStatement } from '../../src/db/prepared.js';
+import { runTransaction, type TransactionState } from '../../src/db/transaction.js';
+import type { OutboxDb } from '../../src/db/types.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+let t: TestDatabase;
+let pool: pg.Pool;
+let db: OutboxDb;
+/** Statements the pool's one connection was sent, each one round trip: [text or name, …]. */
+let sent: string[] = [];
+
+const insert = preparedStatement('insert into echo (id, t, j) values ($1, $2, $3::jsonb) returning t, j');
+
+test.before(async () => {
+  t = await createTestDatabase({ migrate: false });
+  await t.sql`create table echo (id int primary key, t text, j jsonb)`;
+  pool = new pg.Pool({ connectionString: t.url, max: 1 });
+  pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      const c = args[0] as string | { name?: string; text: string };
+      sent.push(typeof c === 'string' ? c : (c.name ?? c.text));
+      return query(...args);
+    };
+  });
+  db = drizzle({ client: pool }) as unknown as OutboxDb;
+});
+test.after(async () => {
+  await pool?.end();
+  await t?.drop();
+});
+
+const rows = async (id: number): Promise<Array<{ t: string | null; j: unknown }>> =>
+  (await pool.query('select t, j from echo where id = $1', [id])).rows;
+
+/** Runs `fn` in a transaction and returns what it sent. */
+async function sending(fn: (state: TransactionState, tx: Parameters<Parameters<typeof runTransaction>[1]>[0]) => Promise<unknown>): Promise<string[]> {
+  sent = [];
+  await runTransaction(db, (tx, state) => fn(state, tx).then(() => undefined));
+  return sent;
+}
+
+test('a prepared first statement goes with BEGIN in one round trip once the connection knows it, inside the transaction', async () => {
+  // The connection prepares it the first time, after a BEGIN of its own.
+  assert.equal(await sending((s) => s.prepared!(insert, ['1', 'one', '{"n":1}'])), ['begin', insert.name, 'commit']);
+  assert.equal(await sending((s) => s.prepared!(insert, ['2', 'two', '{"n":2}'])), [`begin; execute ${insert.name}('2', 'two', '{"n":2}')`, 'commit']);
+  assert.equal(await rows(2), [{ t: 'two', j: { n: 2 } }]);
+
+  const boom = new Error('boom');
+  sent = [];
+  const thrown = await runTransaction(db, async (_tx, s) => {
+    const back = await s.prepared!(insert, ['3', 'three', null]);
+    assert.equal(back, [{ t: 'three', j: null }], 'its rows come back');
+    throw boom;
+  }).catch((e: unknown) => e);
+  assert.is(thrown, boom);
+  assert.is(sent.length, 2, 'BEGIN and the statement in one, then ROLLBACK');
+  assert.equal(await rows(3), [], 'rolled back with the transaction');
+});
+
+test('any other first statement gets a BEGIN of its own, and is inside the transaction', async () => {
+  sent = [];
+  await runTransaction(db, async (tx) => {
+    await tx.execute(sql`insert into echo (id, t) values (10, 'ten')`);
+    throw new Error('roll back');
+  }).catch(() => {});
+  assert.is(sent[0], 'begin');
+  assert.is(sent.length, 3, 'BEGIN, the insert, ROLLBACK');
+  assert.equal(await rows(10), []);
+});
+
+test('a transaction that ran no statement sends nothing, committed or rolled back', async () => {
+  assert.equal(await sending(async () => {}), []);
+  sent = [];
+  await runTransaction(db, async () => {
+    throw new Error('nothing ran');
+  }).catch(() => {});
+  assert.equal(sent, []);
+});
+
+test('a value holding NUL goes as a parameter: PostgreSQL refuses it there, and the transaction rolls back', async () => {
+  await sending((s) => s.prepared!(insert, ['20', 'warm-up', null]));
+  sent = [];
+  const error = await runTransaction(db, (_tx, s) => s.prepared!(insert, ['21', 'a\0b', null])).catch((e: unknown) => e);
+  assert.is(sqlState(error), '22021');
+  assert.equal(sent, ['begin', insert.name, 'rollback']);
+  assert.equal(await rows(21), []);
+});
+
+test('values written into the merged query come back exactly, with standard_conforming_strings on and off', async () => {
+  await sending((s) => s.prepared!(insert, ['99', 'warm-up', null]));
+  let id = 1000;
+  // Quotes, backslashes and the characters of a query's own syntax often; anything else too.
+  const tricky = fc.constantFrom("'", "''", '\\', '\\\'', '"', '$1', ';', ')', '\n', 'E', ' ', 'é', '😀');
+  const text = fc.string({ unit: fc.oneof(tricky, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 40 }).filter((s) => !s.includes('\0'));
+  const json = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)).filter((s) => !s.includes('\\u0000'));
+  for (const conforming of ['off', 'on']) {
+    await pool.query(`set standard_conforming_strings = ${conforming}`);
+    await fc.assert(
+      fc.asyncProperty(text, json, async (s, j) => {
+        const merged = ++id;
+        const parameters = ++id;
+        const path = await sending((st) => st.prepared!(insert, [String(merged), s, j]));
+        assert.ok(path[0]!.startsWith('begin; execute'), 'the merged path');
+        await pool.query({ text: insert.text, values: [parameters, s, j] });
+        const [a] = await rows(merged);
+        const [b] = await rows(parameters);
+        assert.equal(a, b, 'the same as through parameters');
+        // Lone surrogates cannot be encoded as UTF-8: both paths store U+FFFD for them.
+        if (Buffer.from(s).toString() === s) assert.is(a!.t, s);
+      }),
+      { numRuns: 150 },
+    );
+  }
+});
+
+test.run();
