@@ -4,16 +4,21 @@
  * consumer's concurrency, with no broker. Beside it the consumer handling pre-filled persistent messages
  * with that same transaction, in both handler forms: `(payload, { tx })` (the consumer opens and commits the
  * transaction, as `outbox consume` runs it) and `(payload)` (the handler opens its own and calls
- * `save(tx)`). Concurrency 1 (prefetch 1, the default, and 2) and 16 (prefetch 32); each figure is the median of
- * BENCH_CONSUME_REPEATS interleaved repeats (bound, then the two forms, in a rotating order), with its range.
+ * `save(tx)`). And a bare subscriber doing the same work with none of the consumer's rules (bareSubscriber):
+ * how close any consumer gets here once the broker's part is paid for; `bare_ratio` is a form's throughput
+ * against it. Concurrency 1 (prefetch 1, the default, and 2) and 16 (prefetch 32); each figure is the median
+ * of BENCH_CONSUME_REPEATS interleaved repeats (the four in a rotating order), with its range.
  *
  * Everything runs on one node-postgres pool, whose `Client.prototype.query` is wrapped here (in the bench
  * only) to count statements: each is one round trip. The consumer's own round trips per message are the
- * statements it issued per message beyond those of the bound's transaction (BEGIN, two inserts, COMMIT).
- * `node_cpu_ms_per_msg` is this process's CPU per message (the bound's beside it): on two cores the
- * consumer's CPU, the broker's and PostgreSQL's come out of the same budget.
+ * statements it issued per message beyond those of the bound's transaction (BEGIN, two inserts, COMMIT):
+ * negative when it needs fewer (its BEGIN travels with its inbox insert, one statement for node-postgres).
+ * `node_cpu_ms_per_msg` is this process's CPU per message (the bound's beside it), `pg_cpu_ms_per_msg` and
+ * `broker_cpu_ms_per_msg` PostgreSQL's and RabbitMQ's in the same span (lib/process-cpu.ts): on two cores
+ * the consumer's CPU, the broker's and PostgreSQL's come out of one budget, which the bound spends on
+ * PostgreSQL and this process alone.
  *
- *   flock /work/locks/bench.lock npm run bench -- consume   # BENCH_CONSUME_MESSAGES=3000, BENCH_CONSUME_REPEATS=3
+ *   flock /work/locks/bench.lock npm run bench -- consume   # BENCH_CONSUME_MESSAGES=3000, BENCH_CONSUME_REPEATS=5
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -33,15 +38,16 @@ import type { StompMessage } from '../../src/stomp/types.js';
 import { decodeBody } from '../../src/wire/body.js';
 import { deleteQueue, rabbitmqctl, STOMP_HOST, STOMP_PORT, uniqueName, waitFor } from '../../test/helpers/broker.js';
 import { createTestDatabase } from '../../test/helpers/db.js';
-import { cpuSince, processCpu } from './lib/process-cpu.js';
+import { cpuSince, processCpu, quiet } from './lib/process-cpu.js';
 
 const MESSAGES = Number(process.env.BENCH_CONSUME_MESSAGES ?? 3000);
-const REPEATS = Number(process.env.BENCH_CONSUME_REPEATS ?? 3);
+const REPEATS = Number(process.env.BENCH_CONSUME_REPEATS ?? 5);
 // [concurrency, prefetch]: the default (1, 1); one message buffered ahead (1, 2), so the broker's turnaround
 // after an ACK is off the path; and 16 handlers with two messages each (16, 32).
 // BENCH_CONSUME_SHAPES=1x2,16x32 picks some of them (for a profile of one).
 const SHAPES = ([[1, 1], [1, 2], [16, 32]] as const).filter(([c, p]) => (process.env.BENCH_CONSUME_SHAPES ?? `${c}x${p}`).split(',').includes(`${c}x${p}`));
 type Form = 'tx_form' | 'own_tx_form';
+type Step = 'bound' | 'bare' | Form;
 
 // Every statement any node-postgres client sends: one round trip each.
 let queries = 0;
@@ -170,6 +176,61 @@ async function sampleMessage(c: ResolvedConfig): Promise<StompMessage> {
 }
 
 /**
+ * The same work with nothing of the consumer's in the way: a bare subscriber (this library's STOMP client,
+ * the consumer's SUBSCRIBE headers, prefetch and concurrency) that runs the bound's transaction for each
+ * message as it arrives and ACKs it once committed — no dedup check, no deadlines, no outcome rules. Its
+ * figure is what the broker's part costs on this machine: receiving and acking persistent messages, on
+ * the cores the bound does not share.
+ */
+async function bareSubscriber(db: OutboxDb, url: string, queue: string, concurrency: number, prefetch: number): Promise<Run> {
+  const c = config(url, concurrency, prefetch);
+  const inbox = inboxStatements(db, createOutboxTables(), queue);
+  const session = await connect({ broker: c.broker, logger: silentLogger, window: 1 });
+  const waiting: StompMessage[] = [];
+  let running = 0;
+  let handled = 0;
+  let started = 0;
+  let failed: unknown;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const handle = (m: StompMessage): void => {
+    running++;
+    const id = m.headers['dop-msg-id']!;
+    const body = decodeBody(m.body).value;
+    runTransaction(db, async (tx) => {
+      await tx.execute(business(id, '123.45'));
+      await inbox.insertReceived(tx, { messageId: id, destination: m.headers.destination!, body, headers: m.headers });
+    }).then(
+      () => {
+        session.ack(m);
+        running--;
+        if (++handled === MESSAGES) finish();
+        const next = waiting.shift();
+        if (next) handle(next);
+      },
+      (error: unknown) => {
+        failed = error;
+        finish();
+      },
+    );
+  };
+  const before = queries;
+  const cpu = process.cpuUsage();
+  const others = processCpu(OTHERS);
+  session.subscribe(`/topic/${queue}`, subscribeHeaders(c.consumer, queue), (m) => {
+    if (!started) started = performance.now();
+    if (running < concurrency) handle(m);
+    else waiting.push(m);
+  }, 'bare');
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  const run = { per_s: MESSAGES / seconds, statements_per_msg: (queries - before) / MESSAGES, cpu_ms_per_msg: cpuMs(cpu) / MESSAGES, ...othersPerMsg(others) };
+  await session.disconnect();
+  if (failed) throw failed;
+  return run;
+}
+
+/**
  * The handler's transaction alone, `parallel` at a time, on the same pool: no broker, no consumer. Its inbox
  * row is the one the consumer writes for `sample` (the same body and headers, a fresh id).
  */
@@ -218,19 +279,25 @@ try {
   for (let repeat = 0; repeat < REPEATS; repeat++) {
     for (const [concurrency, prefetch] of SHAPES) {
       const c = config(t.url, concurrency, prefetch);
-      const filled = new Map<Form, string>();
-      for (const form of ['tx_form', 'own_tx_form'] as const) {
-        const queue = uniqueName(`bench-${form}`);
+      const filled = new Map<Step, string>();
+      for (const step of ['bare', 'tx_form', 'own_tx_form'] as const) {
+        const queue = uniqueName(`bench-${step}`);
         queues.push(queue, `DLQ.${queue}`);
         await prefill(c, queue);
-        filled.set(form, queue);
+        filled.set(step, queue);
       }
       // Rotated, so no figure always runs first (a cold cache) or last (after the others' autovacuum).
-      const steps: Array<'bound' | Form> = ['bound', 'tx_form', 'own_tx_form'];
+      const steps: Step[] = ['bound', 'bare', 'tx_form', 'own_tx_form'];
       for (let i = 0; i < repeat % steps.length; i++) steps.push(steps.shift()!);
       for (const step of steps) {
-        if (step === 'bound') add(`bound/${concurrency}/${prefetch}`, await bound(pool.db, concurrency, sample));
-        else add(`${step}/${concurrency}/${prefetch}`, await consume(pool.db, t.url, filled.get(step)!, step, concurrency, prefetch));
+        // A checkpoint now rather than in the middle of a figure, and the broker and the database left to
+        // finish what the steps before asked of them: none of it is charged to this figure.
+        await t.sql`checkpoint`;
+        await quiet(OTHERS);
+        const key = `${step}/${concurrency}/${prefetch}`;
+        if (step === 'bound') add(key, await bound(pool.db, concurrency, sample));
+        else if (step === 'bare') add(key, await bareSubscriber(pool.db, t.url, filled.get(step)!, concurrency, prefetch));
+        else add(key, await consume(pool.db, t.url, filled.get(step)!, step, concurrency, prefetch));
       }
     }
   }
@@ -244,15 +311,19 @@ try {
       pg_cpu_ms_per_tx: r3(median(b.map((r) => r.pg_cpu_ms_per_msg))),
       broker_cpu_ms_per_tx: r3(median(b.map((r) => r.broker_cpu_ms_per_msg))),
     }));
-    for (const form of ['tx_form', 'own_tx_form'] as const) {
-      const runs = results.get(`${form}/${concurrency}/${prefetch}`)!;
-      // Paired with the bound of the same repeat: the machine's load changes between repeats, not within one.
+    const bare = results.get(`bare/${concurrency}/${prefetch}`)!;
+    for (const step of ['bare', 'tx_form', 'own_tx_form'] as const) {
+      const runs = results.get(`${step}/${concurrency}/${prefetch}`)!;
+      // Paired with the bound (and the bare subscriber) of the same repeat: the machine's load changes
+      // between repeats, not within one.
       const ratios = runs.map((r, i) => r.per_s / b[i]!.per_s);
+      const bareRatios = runs.map((r, i) => r.per_s / bare[i]!.per_s);
       const own = runs.map((r) => r.statements_per_msg - perTx);
       console.log(JSON.stringify({
-        bench: 'consume', figure: `consumer_${form}`, concurrency, prefetch, messages: MESSAGES, repeats: runs.length,
+        bench: 'consume', figure: step === 'bare' ? 'bare_subscriber' : `consumer_${step}`, concurrency, prefetch, messages: MESSAGES, repeats: runs.length,
         msg_per_s: Math.round(median(runs.map((r) => r.per_s))), range: range(runs.map((r) => r.per_s), Math.round),
         db_ratio: r3(median(ratios)), db_ratio_range: range(ratios, r3),
+        ...(step === 'bare' ? {} : { bare_ratio: r3(median(bareRatios)), bare_ratio_range: range(bareRatios, r3) }),
         own_round_trips_per_msg: r3(median(own)), own_round_trips_range: range(own, r3),
         node_cpu_ms_per_msg: r3(median(runs.map((r) => r.cpu_ms_per_msg))),
         pg_cpu_ms_per_msg: r3(median(runs.map((r) => r.pg_cpu_ms_per_msg))),

@@ -60,3 +60,19 @@ export function cpuSince(before: CpuSnapshot): Map<string, number> {
   }
   return spent;
 }
+
+/**
+ * Waits until the named processes are nearly idle (under `share` of one core over `windowMs`), or `maxMs`
+ * passed: what they still do for the step before (RabbitMQ writing a prefilled queue to disk, a checkpoint)
+ * is then not charged to the next figure. Resolves with whether they went quiet.
+ */
+export async function quiet(names: string[], { windowMs = 250, share = 0.05, maxMs = 15_000 } = {}): Promise<boolean> {
+  const until = performance.now() + maxMs;
+  while (performance.now() < until) {
+    const before = processCpu(names);
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const spent = [...cpuSince(before).values()].reduce((a, b) => a + b, 0);
+    if (spent <= windowMs * share) return true;
+  }
+  return false;
+}
