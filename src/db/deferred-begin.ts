@@ -6,9 +6,12 @@
  * ran no statement sends neither BEGIN nor its COMMIT or ROLLBACK.
  *
  * The held BEGIN is sent before anything else that could run outside the transaction: nothing is ever sent
- * ahead of it, and a BEGIN that failed is never followed by the statement it held back.
+ * ahead of it, and a BEGIN that failed is never followed by the statement it held back. Where the server
+ * turns out not to know a statement the connection prepared (a pooler in transaction mode between them), the
+ * connection goes back to sending its statements whole.
  */
 import { escapeLiteral, type PoolClient, type QueryResult } from 'pg';
+import { sqlState } from './errors.js';
 import type { PreparedStatement } from './prepared.js';
 
 /** drizzle-orm's node-postgres session sends these texts for a transaction's start and end. */
@@ -52,22 +55,45 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
     },
   };
 
+  // Cleared for good on this connection when the server did not have a statement node-postgres had prepared
+  // on it: a pooler between them (PgBouncer in transaction mode) hands each transaction another server
+  // connection. Its statements are then sent whole, parsed and planned every time, as any other.
+  let named = true;
+
   return {
     client,
     async prepared(statement, values) {
-      if (held && known.has(statement.name) && values.every(inlinable)) {
-        held = false;
-        const literals = values.map((v) => (v === null ? 'null' : escapeLiteral(v as string))).join(', ');
-        const results = (await real.query(`begin; execute ${statement.name}(${literals})`)) as unknown as QueryResult[];
-        return results[1]!.rows;
+      if (!named) {
+        if (held) await flush();
+        return (await real.query({ text: statement.text, values })).rows;
       }
-      if (held) await flush();
-      const result = await real.query({ name: statement.name, text: statement.text, values });
-      known.add(statement.name);
-      return result.rows;
+      // Nothing has run in the transaction yet: if the server turns out not to know the statement, the
+      // transaction can end and start again with the statement sent whole.
+      const first = held;
+      try {
+        if (held && known.has(statement.name) && values.every(inlinable)) {
+          held = false;
+          const literals = values.map((v) => (v === null ? 'null' : escapeLiteral(v as string))).join(', ');
+          const results = (await real.query(`begin; execute ${statement.name}(${literals})`)) as unknown as QueryResult[];
+          return results[1]!.rows;
+        }
+        if (held) await flush();
+        const result = await real.query({ name: statement.name, text: statement.text, values });
+        known.add(statement.name);
+        return result.rows;
+      } catch (error) {
+        if (!first || sqlState(error) !== UNKNOWN_STATEMENT) throw error;
+        named = false;
+        await real.query('rollback');
+        await real.query(BEGIN);
+        return (await real.query({ text: statement.text, values })).rows;
+      }
     },
   };
 }
+
+/** `prepared statement "…" does not exist` (invalid_sql_statement_name). */
+const UNKNOWN_STATEMENT = '26000';
 
 /**
  * Values that can be written into a simple query: text or null. A NUL character cannot travel in one (the

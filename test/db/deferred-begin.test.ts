@@ -129,4 +129,49 @@ test('values written into the merged query come back exactly, with standard_conf
   }
 });
 
+test('where the server does not know a statement the connection prepared (a pooler in transaction mode), the statement goes whole', async () => {
+  // A pool of its own: the connection stops naming statements for good.
+  const own = new pg.Pool({ connectionString: t.url, max: 1 });
+  own.on('error', () => {});
+  const ownDb = drizzle({ client: own }) as unknown as OutboxDb;
+  const trace: string[] = [];
+  own.on('connect', (client) => {
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      const c = args[0] as string | { name?: string; text: string };
+      const text = typeof c === 'string' ? c : c.text;
+      trace.push(typeof c !== 'string' && c.name ? 'named' : /^\w+$/.test(text) ? text : text.startsWith('begin;') ? 'begin; execute' : 'whole');
+      return query(...args);
+    };
+  });
+  try {
+    await runTransaction(ownDb, (_tx, s) => s.prepared!(insert, ['30', 'known', null]));
+    // The server forgets it; node-postgres still thinks it prepared.
+    await own.query(`deallocate ${insert.name}`);
+
+    // Not the transaction's first statement: the failure is the caller's, and the transaction rolls back.
+    const error = await runTransaction(ownDb, async (tx, s) => {
+      await tx.execute(sql`select 1`);
+      return s.prepared!(insert, ['31', 'second', null]);
+    }).catch((e: unknown) => e);
+    assert.is(sqlState(error), '26000');
+    assert.equal(await rowsOn(own, 31), []);
+
+    // The first statement: the transaction starts again with it sent whole, and commits.
+    trace.length = 0;
+    await runTransaction(ownDb, (_tx, s) => s.prepared!(insert, ['32', 'merged', null]));
+    assert.equal(trace, ['begin; execute', 'rollback', 'begin', 'whole', 'commit']);
+    assert.equal(await rowsOn(own, 32), [{ t: 'merged', j: null }]);
+
+    trace.length = 0;
+    await runTransaction(ownDb, (_tx, s) => s.prepared!(insert, ['33', 'after', null]));
+    assert.equal(trace, ['begin', 'whole', 'commit'], 'from then on, whole, with a BEGIN of its own');
+    assert.equal(await rowsOn(own, 33), [{ t: 'after', j: null }]);
+  } finally {
+    await own.end();
+  }
+});
+
+const rowsOn = async (p: pg.Pool, id: number) => (await p.query('select t, j from echo where id = $1', [id])).rows;
+
 test.run();
