@@ -14,10 +14,10 @@ import { silentLogger } from '../../src/log/logger.js';
 import { withCorrelationId } from '../../src/publish/correlation.js';
 import { connect } from '../../src/stomp/connect.js';
 import { insertOrderWithOutbox } from '../fixtures/shop/golden/index.js';
-import { schemaSql } from '../fixtures/shop/schema.js';
 import { ACTIVEMQ_PORT, uniqueName, waitFor } from '../helpers/broker.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import type { TestDatabase } from '../helpers/db.js';
 import { CONFIG, runCli, type Child } from './helpers/cli.js';
+import { createShopDatabase } from './helpers/env.js';
 
 let t: TestDatabase;
 const children: Child[] = [];
@@ -25,9 +25,7 @@ const queue = uniqueName('e2e-amq-billing');
 const BROKER_URL = `stomp://guest:guest@127.0.0.1:${ACTIVEMQ_PORT}`;
 
 test.before(async () => {
-  t = await createTestDatabase();
-  await t.sql.unsafe(schemaSql);
-  await t.sql`create table shipments (order_id int not null, cents int not null, correlation_id text, message_id text not null)`;
+  t = await createShopDatabase();
 });
 test.after(async () => {
   for (const c of children) c.process.kill('SIGKILL');

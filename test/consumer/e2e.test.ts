@@ -8,20 +8,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { withCorrelationId } from '../../src/publish/correlation.js';
 import { insertOrderWithOutbox } from '../fixtures/shop/golden/index.js';
-import { schemaSql } from '../fixtures/shop/schema.js';
 import { uniqueName, waitFor } from '../helpers/broker.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import type { TestDatabase } from '../helpers/db.js';
 import { CONFIG, runCli, type Child } from './helpers/cli.js';
-import { cleanupQueues, queueCounts } from './helpers/env.js';
+import { cleanupQueues, createShopDatabase, queueCounts } from './helpers/env.js';
 
 let t: TestDatabase;
 const children: Child[] = [];
 const queue = uniqueName('e2e-billing');
 
 test.before(async () => {
-  t = await createTestDatabase();
-  await t.sql.unsafe(schemaSql);
-  await t.sql`create table shipments (order_id int not null, cents int not null, correlation_id text, message_id text not null)`;
+  t = await createShopDatabase();
 });
 test.after(async () => {
   for (const c of children) c.process.kill('SIGKILL');

@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/log/logger.js';
 import { createRelay } from '../../src/relay/relay.js';
 import { ACTIVEMQ_PORT, STOMP_HOST, uniqueName, waitFor } from '../helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { insertRows } from './rows.js';
+import { countSent, insertRows } from './rows.js';
 import { countIds, readQueue } from './support.js';
 
 let t: TestDatabase;
@@ -35,10 +35,7 @@ test('ActiveMQ: a refused destination among 500 healthy rows is blamed by name; 
   const running = relay.run();
   try {
     const ids = healthy.map((r) => r.id);
-    await waitFor(async () => {
-      const [r] = await t.sql`select count(*)::int as n from outbox_published where status = 'sent' and id = any(${ids}::uuid[])`;
-      return r!.n === ids.length;
-    }, 60_000, 100);
+    await waitFor(async () => (await countSent(t.sql, ids)) === ids.length, 60_000, 100);
     await waitFor(async () => (await t.sql`select 1 from outbox_published where id = ${refused[0]!.id} and last_error is not null`).length === 1, 30_000);
   } finally {
     await relay.stop();

@@ -16,7 +16,7 @@ import { createRelay } from '../../src/relay/relay.js';
 import { deleteQueue, STOMP_HOST, STOMP_PORT, uniqueName, waitFor } from '../helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startProxy } from '../helpers/proxy.js';
-import { insertRows } from './rows.js';
+import { countSent, insertRows } from './rows.js';
 
 let t: TestDatabase;
 const queue = uniqueName('relay-db-outage');
@@ -35,7 +35,7 @@ test('a 20 s database outage: the first claim comes within seconds of the databa
   const database = await openDatabase(config);
   const relay = createRelay({ db: database.db, config, logger: silentLogger });
   const running = relay.run();
-  const sent = async (ids: string[]) => (await t.sql`select count(*)::int as n from outbox_published where status = 'sent' and id = any(${ids}::uuid[])`)[0]!.n as number;
+  const sent = (ids: string[]) => countSent(t.sql, ids);
   try {
     const before = (await insertRows(t.db, `/queue/${queue}`, 50)).map((r) => r.id);
     await waitFor(async () => (await sent(before)) === before.length, 30_000);

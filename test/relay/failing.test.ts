@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/log/logger.js';
 import { connect } from '../../src/stomp/connect.js';
 import { deleteQueue, uniqueName, waitFor } from '../helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { insertRows, testConfig } from './rows.js';
+import { countSent, insertRows, testConfig } from './rows.js';
 import { countIds, readQueue } from './support.js';
 
 let t: TestDatabase;
@@ -48,10 +48,7 @@ test('a refused destination ends failed after maxAttempts with backoff; other ro
     // Written while the refused row waits out its backoff: they must not wait behind it.
     const after = await insertRows(t.db, `/queue/${good}`, 100);
     const goodIds = [...before, ...after].map((r) => r.id);
-    await waitFor(async () => {
-      const [r] = await t.sql`select count(*)::int as n from outbox_published where status = 'sent' and id = any(${goodIds}::uuid[])`;
-      return r!.n === goodIds.length;
-    }, 20_000);
+    await waitFor(async () => (await countSent(t.sql, goodIds)) === goodIds.length, 20_000);
     const [meanwhile] = await t.sql`select status from outbox_published where id = ${refused!.id}`;
     assert.is(meanwhile!.status, 'pending', 'the good rows were all sent while the refused row was still being retried');
 

@@ -14,7 +14,7 @@ import { createRelay } from '../../src/relay/relay.js';
 import { connect } from '../../src/stomp/connect.js';
 import { deleteQueue, STOMP_HOST, STOMP_PORT, uniqueName, waitFor } from '../helpers/broker.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { insertRows } from './rows.js';
+import { countSent, insertRows } from './rows.js';
 import { countIds, readQueue } from './support.js';
 
 let t: TestDatabase;
@@ -48,10 +48,7 @@ test('defaults: a /queue/ declared with other arguments and a missing exchange a
   const running = relay.run();
   try {
     const ids = healthy.map((r) => r.id);
-    await waitFor(async () => {
-      const [r] = await t.sql`select count(*)::int as n from outbox_published where status = 'sent' and id = any(${ids}::uuid[])`;
-      return r!.n === ids.length;
-    }, 60_000, 100);
+    await waitFor(async () => (await countSent(t.sql, ids)) === ids.length, 60_000, 100);
   } finally {
     await relay.stop();
     await running;

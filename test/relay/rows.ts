@@ -62,3 +62,9 @@ export async function countByStatus(sql: postgres.Sql): Promise<Record<string, n
   const rows = await sql<{ status: string; n: number }[]>`select status, count(*)::int as n from outbox_published group by status`;
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
+
+/** How many of the rows with these ids are `sent`. */
+export async function countSent(sql: postgres.Sql, ids: string[]): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from outbox_published where status = 'sent' and id = any(${ids}::uuid[])`;
+  return row!.n;
+}

@@ -11,7 +11,8 @@ import { silentLogger, type Logger } from '../../../src/log/logger.js';
 import { connect } from '../../../src/stomp/connect.js';
 import type { StompSession } from '../../../src/stomp/types.js';
 import { deleteQueue, rabbitmqctl, STOMP_HOST, STOMP_PORT } from '../../helpers/broker.js';
-import type { TestDatabase } from '../../helpers/db.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { schemaSql } from '../../fixtures/shop/schema.js';
 
 /** Heart-beats of 2 s: short enough to matter in a test, long enough for a busy machine. */
 export function testConfig(url: string, consumer: Partial<ConsumerConfig> = {}, heartbeat: [number, number] = [2000, 2000]): ResolvedConfig {
@@ -131,4 +132,15 @@ export function captureLogger(echo = !!process.env.ECHO): Logger & { lines: Arra
 export async function nodePostgres(url: string): Promise<{ db: OutboxDb; close(): Promise<void> }> {
   const opened = await openDatabase(testConfig(url), { poolSize: 10, connectTimeout: 10 });
   return { db: opened.db, close: () => opened.close() };
+}
+
+/**
+ * A database with the shop fixture's tables (its outbox and orders) and the business table its end-to-end
+ * handlers write (`shipments`, fixtures/e2e-handler.ts).
+ */
+export async function createShopDatabase(): Promise<TestDatabase> {
+  const t = await createTestDatabase();
+  await t.sql.unsafe(schemaSql);
+  await t.sql`create table shipments (order_id int not null, cents int not null, correlation_id text, message_id text not null)`;
+  return t;
 }
