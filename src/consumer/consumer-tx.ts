@@ -6,9 +6,9 @@
  *
  * | where it failed                | why                                      | then                                      |
  * |--------------------------------|------------------------------------------|-------------------------------------------|
- * | BEGIN (or getting a connection)| an outage                                | wait (database backoff), run it again     |
- * | the inbox insert               | a committed row already holds the id     | ACK (`recorded`), the handler not run     |
- * | the inbox insert               | an outage or its deadline                | wait, run it again                        |
+ * | getting a connection           | an outage                                | wait (database backoff), run it again     |
+ * | the inbox insert (and BEGIN,   | a committed row already holds the id     | ACK (`recorded`), the handler not run     |
+ * | which goes with it)            | an outage or its deadline                | wait, run it again                        |
  * | the inbox insert               | the row cannot be stored                 | NACK (`invalid`)                          |
  * | the handler                    | the connection broke (ROLLBACK failed),  | wait, run the handler again               |
  * |                                | a serialisation failure or deadlock      |                                           |

@@ -6,9 +6,10 @@
  * ran no statement sends neither BEGIN nor its COMMIT or ROLLBACK.
  *
  * The held BEGIN is sent before anything else that could run outside the transaction: nothing is ever sent
- * ahead of it, and a BEGIN that failed is never followed by the statement it held back. Where the server
- * turns out not to know a statement the connection prepared (a pooler in transaction mode between them), the
- * connection goes back to sending its statements whole.
+ * ahead of it, statements issued while it is on its way go in the order they were issued, and a BEGIN that
+ * failed is never followed by the statements it held back. Where the server and node-postgres turn out to
+ * disagree about a prepared statement (a pooler in transaction mode between them), the connection goes back
+ * to sending its statements whole.
  */
 import { escapeLiteral, type PoolClient, type QueryResult } from 'pg';
 import { sqlState } from './errors.js';
@@ -29,12 +30,27 @@ export interface DeferredBeginClient {
 
 export function deferBegin(real: PoolClient): DeferredBeginClient {
   let held = false;
+  // The BEGIN on its way, once sent: every statement issued before its answer waits for it, and they then go
+  // in the order they were issued (a promise's reactions run in the order they were added). A BEGIN that
+  // failed fails them all, unsent.
+  let opening: Promise<unknown> | undefined;
   // The statements this connection has prepared (under node-postgres's own bookkeeping, which sends Parse
   // only the first time): EXECUTE needs the statement to exist on the server already.
   const known = new Set<string>();
-  const flush = async (): Promise<void> => {
-    held = false;
-    await real.query(BEGIN);
+
+  /** Sends the held BEGIN if there is one, and `send` once BEGIN has answered. */
+  const afterBegin = async <T>(send: () => Promise<T>): Promise<T> => {
+    if (held) {
+      held = false;
+      const begin = real.query(BEGIN);
+      opening = begin;
+      const settled = (): void => {
+        if (opening === begin) opening = undefined;
+      };
+      begin.then(settled, settled);
+    }
+    if (opening) await opening;
+    return send();
   };
 
   const client = {
@@ -44,31 +60,27 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
         held = true;
         return EMPTY;
       }
-      if (held) {
-        if (text !== undefined && ENDS.has(text)) {
-          held = false;
-          return EMPTY;
-        }
-        await flush();
+      if (held && text !== undefined && ENDS.has(text)) {
+        held = false;
+        return EMPTY;
       }
-      return (real.query as (...a: QueryArgs) => Promise<unknown>)(...args);
+      return afterBegin(() => (real.query as (...a: QueryArgs) => Promise<unknown>)(...args));
     },
   };
 
-  // Cleared for good on this connection when the server did not have a statement node-postgres had prepared
-  // on it: a pooler between them (PgBouncer in transaction mode) hands each transaction another server
-  // connection. Its statements are then sent whole, parsed and planned every time, as any other.
+  // Cleared for good on this connection when the server and node-postgres disagreed about a statement (the
+  // server lacked one node-postgres had prepared, or had one it had not): a pooler between them (PgBouncer
+  // in transaction mode) hands each transaction another server connection. Its statements are then sent
+  // whole, parsed and planned every time, as any other.
   let named = true;
 
   return {
     client,
     async prepared(statement, values) {
-      if (!named) {
-        if (held) await flush();
-        return (await real.query({ text: statement.text, values })).rows;
-      }
-      // Nothing has run in the transaction yet: if the server turns out not to know the statement, the
-      // transaction can end and start again with the statement sent whole.
+      const whole = async () => (await real.query({ text: statement.text, values })).rows;
+      if (!named) return afterBegin(whole);
+      // Nothing has run in the transaction yet: if the server and node-postgres turn out to disagree about
+      // the statement, the transaction can end and start again with the statement sent whole.
       const first = held;
       try {
         if (held && known.has(statement.name) && values.every(inlinable)) {
@@ -77,23 +89,26 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
           const results = (await real.query(`begin; execute ${statement.name}(${literals})`)) as unknown as QueryResult[];
           return results[1]!.rows;
         }
-        if (held) await flush();
-        const result = await real.query({ name: statement.name, text: statement.text, values });
+        const result = await afterBegin(() => real.query({ name: statement.name, text: statement.text, values }));
         known.add(statement.name);
         return result.rows;
       } catch (error) {
-        if (!first || sqlState(error) !== UNKNOWN_STATEMENT) throw error;
+        if (!first || !POOLED_AWAY.has(sqlState(error) ?? '')) throw error;
         named = false;
         await real.query('rollback');
         await real.query(BEGIN);
-        return (await real.query({ text: statement.text, values })).rows;
+        return whole();
       }
     },
   };
 }
 
-/** `prepared statement "…" does not exist` (invalid_sql_statement_name). */
-const UNKNOWN_STATEMENT = '26000';
+/**
+ * What a server connection says when it is not the one node-postgres prepared the statement on: it does not
+ * have it (26000, invalid_sql_statement_name), or it has one of that name from another client connection
+ * (42P05, duplicate_prepared_statement).
+ */
+const POOLED_AWAY = new Set(['26000', '42P05']);
 
 /**
  * Values that can be written into a simple query: text or null. A NUL character cannot travel in one (the

@@ -51,7 +51,6 @@ export interface TransactionState {
   prepared?(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>>;
 }
 
-
 export async function runTransaction<T>(
   db: OutboxDb,
   fn: (tx: OutboxTx, state: TransactionState) => Promise<T>,

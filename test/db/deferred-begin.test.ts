@@ -69,7 +69,7 @@ test('a prepared first statement goes with BEGIN in one round trip once the conn
     throw boom;
   }).catch((e: unknown) => e);
   assert.is(thrown, boom);
-  assert.is(sent.length, 2, 'BEGIN and the statement in one, then ROLLBACK');
+  assert.equal(sent, [`begin; execute ${insert.name}('3', 'three', null)`, 'rollback'], 'BEGIN and the statement in one, then ROLLBACK');
   assert.equal(await rows(3), [], 'rolled back with the transaction');
 });
 
@@ -82,6 +82,24 @@ test('any other first statement gets a BEGIN of its own, and is inside the trans
   assert.is(sent[0], 'begin');
   assert.is(sent.length, 3, 'BEGIN, the insert, ROLLBACK');
   assert.equal(await rows(10), []);
+});
+
+test('statements issued together while BEGIN is on its way go after it, in the order they were issued', async () => {
+  await pool.query('create table parent (id int primary key); create table child (id int references parent)');
+  // The child's foreign key needs the parent's row: issued second, it must run second.
+  await runTransaction(db, async (tx) => {
+    await Promise.all([tx.execute(sql`insert into parent values (1)`), tx.execute(sql`insert into child values (1)`)]);
+  });
+  assert.equal((await pool.query('select id from child')).rows, [{ id: 1 }]);
+
+  // A statement issued and not awaited is still part of the transaction: it goes before the ROLLBACK.
+  let late: Promise<unknown> | undefined;
+  await runTransaction(db, async (tx) => {
+    late = tx.execute(sql`insert into parent values (2)`).catch(() => {});
+    throw new Error('roll back');
+  }).catch(() => {});
+  await late;
+  assert.equal((await pool.query('select id from parent where id = 2')).rows, [], 'rolled back with the transaction');
 });
 
 test('a transaction that ran no statement sends nothing, committed or rolled back', async () => {
@@ -167,6 +185,30 @@ test('where the server does not know a statement the connection prepared (a pool
     await runTransaction(ownDb, (_tx, s) => s.prepared!(insert, ['33', 'after', null]));
     assert.equal(trace, ['begin', 'whole', 'commit'], 'from then on, whole, with a BEGIN of its own');
     assert.equal(await rowsOn(own, 33), [{ t: 'after', j: null }]);
+  } finally {
+    await own.end();
+  }
+});
+
+test('where the server already has a statement of that name node-postgres did not prepare (another client’s, through a pooler), the statement goes whole', async () => {
+  const own = new pg.Pool({ connectionString: t.url, max: 1 });
+  own.on('error', () => {});
+  const ownDb = drizzle({ client: own }) as unknown as OutboxDb;
+  try {
+    // Prepared on the server connection by someone else: node-postgres's Parse of the name is refused (42P05).
+    await own.query(`prepare ${insert.name} (int, text, jsonb) as ${insert.text}`);
+    const trace: string[] = [];
+    const client = await own.connect();
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      const c = args[0] as string | { name?: string; text: string };
+      trace.push(typeof c === 'string' ? c : c.name ? 'named' : /^\w+$/.test(c.text) ? c.text : 'whole');
+      return query(...args);
+    };
+    client.release();
+    await runTransaction(ownDb, (_tx, s) => s.prepared!(insert, ['50', 'taken', null]));
+    assert.equal(trace, ['begin', 'named', 'rollback', 'begin', 'whole', 'commit']);
+    assert.equal(await rowsOn(own, 50), [{ t: 'taken', j: null }]);
   } finally {
     await own.end();
   }
