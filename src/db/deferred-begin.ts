@@ -53,18 +53,21 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
     return send();
   };
 
+  const send = (args: QueryArgs): Promise<unknown> => (real.query as (...a: QueryArgs) => Promise<unknown>)(...args);
   const client = {
-    async query(...args: QueryArgs): Promise<unknown> {
+    query(...args: QueryArgs): Promise<unknown> {
       const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string }).text;
       if (text === BEGIN) {
         held = true;
-        return EMPTY;
+        return Promise.resolve(EMPTY);
       }
       if (held && text !== undefined && ENDS.has(text)) {
         held = false;
-        return EMPTY;
+        return Promise.resolve(EMPTY);
       }
-      return afterBegin(() => (real.query as (...a: QueryArgs) => Promise<unknown>)(...args));
+      // Inside a transaction already under way (the handler's statements): straight through.
+      if (!held && !opening) return send(args);
+      return afterBegin(() => send(args));
     },
   };
 
