@@ -97,10 +97,26 @@ interface Run {
 }
 
 const OTHERS = ['postgres', 'beam.smp'];
-const othersPerMsg = (before: ReturnType<typeof processCpu>) => {
-  const spent = cpuSince(before);
-  return { pg_cpu_ms_per_msg: spent.get('postgres')! / MESSAGES, broker_cpu_ms_per_msg: spent.get('beam.smp')! / MESSAGES };
-};
+
+/**
+ * Starts counting what a figure costs: statements, this process's CPU, PostgreSQL's and the broker's. The
+ * function returned ends the count, given the figure's measured seconds, as the figure's Run.
+ */
+function startCounting(): (seconds: number) => Run {
+  const statements = queries;
+  const cpu = process.cpuUsage();
+  const others = processCpu(OTHERS);
+  return (seconds) => {
+    const spent = cpuSince(others);
+    return {
+      per_s: MESSAGES / seconds,
+      statements_per_msg: (queries - statements) / MESSAGES,
+      cpu_ms_per_msg: cpuMs(cpu) / MESSAGES,
+      pg_cpu_ms_per_msg: spent.get('postgres')! / MESSAGES,
+      broker_cpu_ms_per_msg: spent.get('beam.smp')! / MESSAGES,
+    };
+  };
+}
 
 /** This process's CPU (user + system) since `from`, ms. */
 const cpuMs = (from: NodeJS.CpuUsage): number => {
@@ -131,25 +147,20 @@ async function consume(db: OutboxDb, url: string, queue: string, form: Form, con
     queue,
     logger: silentLogger,
   });
-  const before = queries;
-  const cpu = process.cpuUsage();
-  const others = processCpu(OTHERS);
+  const counted = startCounting();
   const running = consumer.run();
   // A connection lost under load has its in-flight messages redelivered: those already committed come back
   // `recorded`. They are counted as handled, and reported.
   const handled = () => consumer.stats().acked + consumer.stats().recorded;
   await waitFor(() => handled() >= MESSAGES, 600_000, 5);
-  const seconds = (performance.now() - started) / 1000;
-  const statements = queries - before;
-  const cpuPerMsg = cpuMs(cpu) / MESSAGES;
-  const elsewhere = othersPerMsg(others);
+  const run = counted((performance.now() - started) / 1000);
   await consumer.stop();
   await running;
   const s = consumer.stats();
   if (s.acked + s.recorded !== MESSAGES || s.duplicate + s.nacked + s.failed + s.unsettled !== 0) {
     throw new Error(`unexpected outcomes: ${JSON.stringify(s)}`);
   }
-  return { per_s: MESSAGES / seconds, statements_per_msg: statements / MESSAGES, cpu_ms_per_msg: cpuPerMsg, ...elsewhere, recorded: s.recorded };
+  return { ...run, recorded: s.recorded };
 }
 
 /**
@@ -214,17 +225,14 @@ async function bareSubscriber(db: OutboxDb, url: string, queue: string, concurre
       },
     );
   };
-  const before = queries;
-  const cpu = process.cpuUsage();
-  const others = processCpu(OTHERS);
+  const counted = startCounting();
   session.subscribe(`/topic/${queue}`, subscribeHeaders(c.consumer, queue), (m) => {
     if (!started) started = performance.now();
     if (running < concurrency) handle(m);
     else waiting.push(m);
   }, 'bare');
   await finished;
-  const seconds = (performance.now() - started) / 1000;
-  const run = { per_s: MESSAGES / seconds, statements_per_msg: (queries - before) / MESSAGES, cpu_ms_per_msg: cpuMs(cpu) / MESSAGES, ...othersPerMsg(others) };
+  const run = counted((performance.now() - started) / 1000);
   await session.disconnect();
   if (failed) throw failed;
   return run;
@@ -238,9 +246,7 @@ async function bound(db: OutboxDb, parallel: number, sample: StompMessage): Prom
   const body = decodeBody(sample.body).value;
   const inbox = inboxStatements(db, createOutboxTables(), 'bench-bound');
   let next = 0;
-  const before = queries;
-  const cpu = process.cpuUsage();
-  const others = processCpu(OTHERS);
+  const counted = startCounting();
   const started = performance.now();
   const worker = async () => {
     while (next++ < MESSAGES) {
@@ -253,12 +259,7 @@ async function bound(db: OutboxDb, parallel: number, sample: StompMessage): Prom
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
-  return {
-    per_s: MESSAGES / ((performance.now() - started) / 1000),
-    statements_per_msg: (queries - before) / MESSAGES,
-    cpu_ms_per_msg: cpuMs(cpu) / MESSAGES,
-    ...othersPerMsg(others),
-  };
+  return counted((performance.now() - started) / 1000);
 }
 
 const median = (xs: number[]): number => {
