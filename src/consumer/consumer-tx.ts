@@ -8,7 +8,8 @@
  * |--------------------------------|------------------------------------------|-------------------------------------------|
  * | getting a connection           | an outage                                | wait (database backoff), run it again     |
  * | the inbox insert (and BEGIN,   | a committed row already holds the id     | ACK (`recorded`), the handler not run     |
- * | which goes with it)            | an outage or its deadline                | wait, run it again                        |
+ * | which goes with it, or with    | an outage or its deadline                | wait, run it again                        |
+ * | the COMMIT before: chain.ts)   |                                          |                                           |
  * | the inbox insert               | the row cannot be stored                 | NACK (`invalid`)                          |
  * | the handler                    | the connection broke (ROLLBACK failed),  | wait, run the handler again               |
  * |                                | a serialisation failure or deadlock      |                                           |
@@ -19,15 +20,19 @@
  * | COMMIT                         | an outage: the outcome is unknown        | look for the inbox row: ACK, or run again |
  * | COMMIT                         | a deferred constraint (the handler's)    | NACK (`failed`)                           |
  *
+ * With another message waiting for a slot, the COMMIT carries that message's BEGIN and inbox insert, and the
+ * connection goes on to it (chain.ts): a COMMIT that fails ran nothing of it, and it is given back to the queue.
+ *
  * While it waits, the message keeps its prefetch slot: a database outage pauses consumption instead of
  * dead-lettering what arrives. It is never dead-lettered for an outage.
  */
 import { describeDbError, sqlState } from '../db/errors.js';
-import { runTransaction } from '../db/transaction.js';
+import { runTransaction, type ChainLink, type TransactionState } from '../db/transaction.js';
 import { withCorrelationId } from '../publish/correlation.js';
 import { databaseRetry } from '../util/retry.js';
 import { sleep } from '../util/sleep.js';
 import { TIMED_OUT, within } from '../util/within.js';
+import type { Start, Successor, Successors } from './chain.js';
 import { classifyDbFailure, deadlineExceeded, setupFailure } from './db-failure.js';
 import {
   alreadyRecorded, confirmDuplicate, handlerSignal, outlive, readInbox, settle, startHandler, timeoutMs,
@@ -36,10 +41,11 @@ import {
 import { GAVE_UP, STATEMENT_DEADLINE_MS } from './inbox-read.js';
 import { createPayload, type PayloadInit, type PayloadState } from './payload.js';
 
-export async function inConsumerTransaction(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report): Promise<void> {
+export async function inConsumerTransaction(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report, start: Start): Promise<void> {
   const policy = databaseRetry(ctx.maxBackoff);
   for (let failures = 0; ; failures++) {
-    const attempt = await attemptOnce(ctx, delivery, init, report);
+    // Only the first attempt runs in a transaction opened for it (chain.ts); any other checks one out.
+    const attempt = await attemptOnce(ctx, delivery, init, report, failures === 0 ? start : { successors: start.successors });
     if (attempt === DONE) {
       ctx.transactions.recovered();
       return;
@@ -61,7 +67,7 @@ const ABORTED_ROLLBACK = Symbol('transaction aborted under the handler');
 
 type Stage = 'begin' | 'claim' | 'handler' | 'commit';
 
-async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report): Promise<Attempt> {
+async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: PayloadInit, report: Report, start: Start): Promise<Attempt> {
   const id = init.messageId;
   // A payload per attempt: nothing the handler did in a rolled-back attempt carries over.
   const { payload, state, recordedIn } = createPayload(init, ctx.inbox);
@@ -71,6 +77,7 @@ async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: Paylo
   let stage: Stage = 'begin';
   let running: Promise<HandlerResult> | undefined;
   let rollbackFailed: { error: unknown } | undefined;
+  let next: { successor: Successor; link: ChainLink } | undefined;
   // The consumer's own statements have a deadline (BEGIN and the inbox insert here, COMMIT below), enforced
   // by closing the connection; the handler's time in between is consumer.handlerTimeout's.
   const expire = (what: string) => setTimeout(() => cut.abort(deadlineExceeded(what, STATEMENT_DEADLINE_MS)), STATEMENT_DEADLINE_MS);
@@ -104,20 +111,41 @@ async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: Paylo
         deadline = expire('commit');
         // A failed statement the handler caught: COMMIT would answer ROLLBACK, which reads as success.
         if (await transaction.aborted()) throw ABORTED_ROLLBACK;
+        next = chainNext(ctx, transaction, start.successors);
       },
-      { signal: cut.signal, onRollbackFailed: (error) => (rollbackFailed = { error }) },
+      { signal: cut.signal, onRollbackFailed: (error) => (rollbackFailed = { error }), adopt: start.chained?.open },
     );
   } catch (error) {
     clearTimeout(deadline);
+    if (next) start.successors!.giveBack(next.successor);
     if (error === TIMED_OUT_ROLLBACK) {
       await outlive(ctx, running!, id);
       return DONE;
     }
-    return failed(ctx, delivery, { id, state, stage, error, rollbackFailed, report });
+    // A deadline closed the connection: say that, rather than what closing it made the driver throw.
+    const cause = cut.signal.aborted && !gaveUp.signal.aborted ? cut.signal.reason : error;
+    return failed(ctx, delivery, { id, state, stage, error: cause, rollbackFailed, report });
   }
   clearTimeout(deadline);
   report(settle(ctx, delivery, 'ack', 'acked', state));
+  if (next) {
+    const open = next.link.open;
+    if (open) start.successors!.start(next.successor, open);
+    else start.successors!.giveBack(next.successor);
+  }
   return DONE;
+}
+
+/** Arms the COMMIT to open the next waiting message's transaction and make its claim (chain.ts), if one waits. */
+function chainNext(ctx: DeliveryContext, transaction: TransactionState, successors: Successors | undefined) {
+  if (!successors || !transaction.chain) return undefined;
+  const successor = successors.take();
+  if (!successor) return undefined;
+  const { statement, values } = ctx.inbox.claimOf(successor.checked.init);
+  const link = transaction.chain(statement, values);
+  if (link) return { successor, link };
+  successors.giveBack(successor);
+  return undefined;
 }
 
 interface Failure {
@@ -186,6 +214,7 @@ async function failed(ctx: DeliveryContext, delivery: Delivery, f: Failure): Pro
         return DONE;
       }
       if (committed === true) {
+        logger.warn(`message ${id}: no answer to its COMMIT (${describeDbError(error)}), but its inbox row is committed: acking it`);
         report(settle(ctx, delivery, 'ack', 'acked', state));
         return DONE;
       }

@@ -22,6 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { decodeBody } from '../wire/body.js';
+import type { Checked, Start } from './chain.js';
 import { inConsumerTransaction } from './consumer-tx.js';
 import { alreadyRecorded, brokerId, invalid, readInbox, type Delivery, type DeliveryContext, type Report } from './delivery.js';
 import { inHandlerTransaction } from './handler-tx.js';
@@ -35,20 +36,36 @@ import type { PayloadInit } from './payload.js';
  * consumer cannot go on (its inbox table is gone, the handler's form was misjudged); the message is then
  * left unsettled, for the broker to redeliver.
  */
-export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: Report): Promise<void> {
-  const { logger } = ctx;
+export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: Report, start: Start = {}): Promise<void> {
+  const checked = start.chained?.checked ?? checkDelivery(ctx, delivery);
+  if ('invalid' in checked) return report(invalid(ctx, delivery, checked.invalid));
+  for (const warning of checked.warnings) ctx.logger.warn(warning);
+  const { init } = checked;
+  // The consumer's own transaction records the message first, and that insert is the dedup check.
+  if (ctx.form === 'consumer') return inConsumerTransaction(ctx, delivery, init, report, start);
+
+  const id = init.messageId;
+  const recorded = await readInbox(ctx, delivery, 'look the message up in the inbox', () => ctx.lookup.recorded(id));
+  if (recorded === GAVE_UP) return report('abandoned');
+  if (typeof recorded === 'object') return report(invalid(ctx, delivery, `message ${id}: the inbox lookup failed (${recorded.problem})`));
+  if (recorded) return report(alreadyRecorded(ctx, delivery, id));
+  return inHandlerTransaction(ctx, delivery, init, report);
+}
+
+/** The checks that need no database: the payload's fields, or why the message is NACKed as `invalid`. */
+export function checkDelivery(ctx: DeliveryContext, delivery: Delivery): Checked | { invalid: string } {
   const { message } = delivery;
   const key = dedupKeyOf(message);
-  if ('problem' in key) return report(invalid(ctx, delivery, `message ${brokerId(message)} ${key.problem}`));
+  if ('problem' in key) return { invalid: `message ${brokerId(message)} ${key.problem}` };
   const id = key.id;
   const body = decodeBody(message.body);
   const content = contentProblem(message.body, body.value, message.headers);
-  if (content) return report(invalid(ctx, delivery, `message ${id} ${content}`));
+  if (content) return { invalid: `message ${id} ${content}` };
+  const warnings: string[] = [];
   if (key.source === 'message-id') {
-    logger.warn(`message ${id} has neither cap-msg-id nor dop-msg-id: deduplicating on the broker's message-id, which RabbitMQ changes on every redelivery`);
+    warnings.push(`message ${id} has neither cap-msg-id nor dop-msg-id: deduplicating on the broker's message-id, which RabbitMQ changes on every redelivery`);
   }
-
-  if (!body.json) logger.warn(`message ${id} has a body that is not JSON: the handler gets it as a string`);
+  if (!body.json) warnings.push(`message ${id} has a body that is not JSON: the handler gets it as a string`);
   const init: PayloadInit = {
     body: body.value,
     headers: message.headers,
@@ -56,12 +73,5 @@ export async function deliver(ctx: DeliveryContext, delivery: Delivery, report: 
     correlationId: message.headers['dop-correlation-id'] || randomUUID(),
     destination: message.headers.destination || ctx.destination,
   };
-  // The consumer's own transaction records the message first, and that insert is the dedup check.
-  if (ctx.form === 'consumer') return inConsumerTransaction(ctx, delivery, init, report);
-
-  const recorded = await readInbox(ctx, delivery, 'look the message up in the inbox', () => ctx.lookup.recorded(id));
-  if (recorded === GAVE_UP) return report('abandoned');
-  if (typeof recorded === 'object') return report(invalid(ctx, delivery, `message ${id}: the inbox lookup failed (${recorded.problem})`));
-  if (recorded) return report(alreadyRecorded(ctx, delivery, id));
-  return inHandlerTransaction(ctx, delivery, init, report);
+  return { init, warnings };
 }

@@ -17,7 +17,8 @@ import type { ConsumerMetrics } from '../telemetry/metrics.js';
 import { monotonicMs } from '../util/clock.js';
 import { within } from '../util/within.js';
 import { messageIdOf } from '../wire/headers.js';
-import { deliver } from './deliver.js';
+import type { Start, Successors } from './chain.js';
+import { checkDelivery, deliver } from './deliver.js';
 import { createLanes } from './lanes.js';
 import type { Delivery, DeliveryContext } from './delivery.js';
 import type { OutcomeCounts } from './types.js';
@@ -80,7 +81,33 @@ export function createDispatcher(ctx: DeliveryContext, options: DispatcherOption
     }
   }
 
-  function start(delivery: Delivery): void {
+  // A transaction about to commit takes the next message to start on its connection (chain.ts).
+  const successors: Successors = {
+    take() {
+      if (!accepting) return undefined;
+      const at = lanes.next(waiting);
+      if (at < 0 || waiting[at]!.abandoned.aborted) return undefined;
+      const delivery = waiting[at]!;
+      // One NACKed as invalid needs no transaction: it starts as usual.
+      const checked = checkDelivery(ctx, delivery);
+      if ('invalid' in checked) return undefined;
+      waiting.splice(at, 1);
+      // Its lane is held from now: a later message of its key must not start first.
+      lanes.enter(delivery.message);
+      return { delivery, checked };
+    },
+    giveBack({ delivery }) {
+      lanes.leave(delivery.message);
+      // Those before it in the queue wait on other keys' lanes: at the head, it keeps its place in its own.
+      if (accepting) waiting.unshift(delivery);
+      pump();
+    },
+    start({ delivery, checked }, open) {
+      start(delivery, { checked, open });
+    },
+  };
+
+  function start(delivery: Delivery, chained?: Start['chained']): void {
     lanes.enter(delivery.message);
     let reported = false;
     const token = {};
@@ -92,7 +119,7 @@ export function createDispatcher(ctx: DeliveryContext, options: DispatcherOption
       counts[outcome]++;
       watch.settled(outcome);
       if (outcome === 'timeout') markHung(token, delivery);
-    }))
+    }, { successors, chained }))
       .catch((error: unknown) => {
         // deliver() rejects only when the consumer cannot go on; the message stays unsettled.
         if (!reported) counts.abandoned++;

@@ -6,7 +6,7 @@
  */
 import { and, eq, getTableName, inArray, sql } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
-import { preparedStatement } from '../db/prepared.js';
+import { preparedStatement, type PreparedStatement } from '../db/prepared.js';
 import type { TransactionState } from '../db/transaction.js';
 import type { OutboxTables } from '../db/tables.js';
 import { rowsOf, type OutboxDb, type OutboxTx } from '../db/types.js';
@@ -48,6 +48,8 @@ export interface InboxStatements {
    * inbox, already holds the id — the handler need not run. One statement where a lookup and an insert were two.
    */
   claimReceived(tx: OutboxTx, row: InboxRow, prepared?: TransactionState['prepared']): Promise<boolean>;
+  /** That claim as its prepared statement and values: to send with the COMMIT before it (chain.ts). */
+  claimOf(row: InboxRow): { statement: PreparedStatement; values: unknown[] };
   /**
    * The committed rows of many ids at once, under this queue or '': one statement for the reads of every
    * message in flight (inbox-lookup.ts). Each id leads the key: one index descent per id.
@@ -83,6 +85,9 @@ export function inboxStatements(db: OutboxDb, tables: OutboxTables, queue: strin
     on conflict (message_id, queue) do nothing
     returning 1`);
 
+  const claimValues = (row: InboxRow): unknown[] =>
+    [row.messageId, queue, row.destination, row.body == null ? null : JSON.stringify(row.body), JSON.stringify(row.headers)];
+
   return {
     queue,
     async isRecorded(messageId) {
@@ -105,8 +110,11 @@ export function inboxStatements(db: OutboxDb, tables: OutboxTables, queue: strin
         .returning({ messageId: received.messageId });
       return rows.length > 0;
     },
+    claimOf(row) {
+      return { statement: claim, values: claimValues(row) };
+    },
     async claimReceived(tx, row, prepared) {
-      const values = [row.messageId, queue, row.destination, row.body == null ? null : JSON.stringify(row.body), JSON.stringify(row.headers)];
+      const values = claimValues(row);
       // Prepared where the driver allows: it runs for every message, and planning an INSERT … SELECT took
       // PostgreSQL about as long as running it (measured: scripts/bench/README.md, Consumer).
       if (prepared) return (await prepared(claim, values)).length > 0;

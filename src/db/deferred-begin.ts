@@ -10,8 +10,13 @@
  * failed is never followed by the statements it held back. Where the server and node-postgres turn out to
  * disagree about a prepared statement (a pooler in transaction mode between them), the connection goes back
  * to sending its statements whole.
+ *
+ * A transaction's COMMIT can also carry the next transaction's BEGIN and first statement (`chain`,
+ * chained-commit.ts); the connection then goes on inside that transaction, whose BEGIN drizzle sends to no
+ * effect and whose first statement finds its rows already on their way.
  */
 import { escapeLiteral, type PoolClient, type QueryResult } from 'pg';
+import { sendChained } from './chained-commit.js';
 import { sqlState } from './errors.js';
 import type { PreparedStatement } from './prepared.js';
 
@@ -26,6 +31,17 @@ export interface DeferredBeginClient {
   readonly client: { query(...args: QueryArgs): Promise<unknown> };
   /** Runs a prepared statement: with the held BEGIN in one round trip once the connection knows it. */
   prepared(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>>;
+  /**
+   * Makes this transaction's COMMIT carry the next transaction's BEGIN and first statement, a prepared one:
+   * `COMMIT; BEGIN; EXECUTE name(…)`, one round trip where there were two. False (nothing changes) when that
+   * cannot be done: the connection does not know the statement yet, or a value cannot be written as a literal.
+   * If the COMMIT then fails, nothing after it ran. If it succeeds, the connection is left in the next
+   * transaction (`opened`): its BEGIN goes unsent, and its first call of `prepared` with this statement gets
+   * the rows already on their way.
+   */
+  chain(statement: PreparedStatement, values: unknown[]): boolean;
+  /** The last COMMIT opened the next transaction: the connection is in it, and must not go back to the pool. */
+  readonly opened: boolean;
 }
 
 export function deferBegin(real: PoolClient): DeferredBeginClient {
@@ -37,6 +53,12 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
   // The statements this connection has prepared (under node-postgres's own bookkeeping, which sends Parse
   // only the first time): EXECUTE needs the statement to exist on the server already.
   const known = new Set<string>();
+  // The next transaction's start, to send with this one's COMMIT (chain).
+  let armed: { name: string; text: string } | undefined;
+  // Sent with the last COMMIT, which went through: the next transaction's BEGIN is in, and the rows of its
+  // first statement are on their way.
+  let started: { name: string; rows: Promise<Array<Record<string, unknown>>> } | undefined;
+  let begun = false;
 
   /** Sends the held BEGIN if there is one, and `send` once BEGIN has answered. */
   const afterBegin = async <T>(send: () => Promise<T>): Promise<T> => {
@@ -58,17 +80,41 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
     query(...args: QueryArgs): Promise<unknown> {
       const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string }).text;
       if (text === BEGIN) {
-        held = true;
+        // Already sent with the COMMIT before it, or held for the first statement.
+        if (begun) begun = false;
+        else held = true;
         return Promise.resolve(EMPTY);
       }
       if (held && text !== undefined && ENDS.has(text)) {
         held = false;
         return Promise.resolve(EMPTY);
       }
+      if (text !== undefined && ENDS.has(text)) {
+        // What was started with the COMMIT before belongs to this transaction only.
+        started = undefined;
+        if (text === 'commit' && armed) return commitChained(armed);
+        armed = undefined;
+      }
       // Inside a transaction already under way (the handler's statements): straight through.
       if (!held && !opening) return send(args);
       return afterBegin(() => send(args));
     },
+  };
+
+  /** Sends COMMIT with the next transaction's start; resolves with the COMMIT's own answer. */
+  const commitChained = async (next: { name: string; text: string }): Promise<unknown> => {
+    armed = undefined;
+    const chained = sendChained(real, next.text);
+    // Until the whole query is answered, anything else waits (a statement that is not the one chained).
+    const through = chained.rows.then(() => {}, () => {});
+    opening = through;
+    through.then(() => {
+      if (opening === through) opening = undefined;
+    });
+    await chained.committed;
+    started = { name: next.name, rows: chained.rows };
+    begun = true;
+    return EMPTY;
   };
 
   // Cleared for good on this connection when the server and node-postgres disagreed about a statement (the
@@ -77,10 +123,25 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
   // whole, parsed and planned every time, as any other.
   let named = true;
 
+  const literalsOf = (values: unknown[]): string => values.map((v) => (v === null ? 'null' : escapeLiteral(v as string))).join(', ');
+
   return {
     client,
+    get opened() {
+      return begun;
+    },
+    chain(statement, values) {
+      if (!named || held || !known.has(statement.name) || !values.every(inlinable)) return false;
+      armed = { name: statement.name, text: `commit; begin; execute ${statement.name}(${literalsOf(values)})` };
+      return true;
+    },
     async prepared(statement, values) {
       const whole = async () => (await real.query({ text: statement.text, values })).rows;
+      if (started?.name === statement.name) {
+        const { rows } = started;
+        started = undefined;
+        return rows.catch((error: unknown) => startOver(error, whole));
+      }
       if (!named) return afterBegin(whole);
       // Nothing has run in the transaction yet: if the server and node-postgres turn out to disagree about
       // the statement, the transaction can end and start again with the statement sent whole.
@@ -88,22 +149,31 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
       try {
         if (held && known.has(statement.name) && values.every(inlinable)) {
           held = false;
-          const literals = values.map((v) => (v === null ? 'null' : escapeLiteral(v as string))).join(', ');
-          const results = (await real.query(`begin; execute ${statement.name}(${literals})`)) as unknown as QueryResult[];
+          const results = (await real.query(`begin; execute ${statement.name}(${literalsOf(values)})`)) as unknown as QueryResult[];
           return results[1]!.rows;
         }
         const result = await afterBegin(() => real.query({ name: statement.name, text: statement.text, values }));
         known.add(statement.name);
         return result.rows;
       } catch (error) {
-        if (!first || !POOLED_AWAY.has(sqlState(error) ?? '')) throw error;
-        named = false;
-        await real.query('rollback');
-        await real.query(BEGIN);
-        return whole();
+        if (!first) throw error;
+        return startOver(error, whole);
       }
     },
   };
+
+  /**
+   * The transaction's first statement failed. If it failed because the server and node-postgres disagree
+   * about the prepared statement, the transaction starts again with the statement sent whole; else the error
+   * stands.
+   */
+  async function startOver(error: unknown, whole: () => Promise<Array<Record<string, unknown>>>): Promise<Array<Record<string, unknown>>> {
+    if (!POOLED_AWAY.has(sqlState(error) ?? '')) throw error;
+    named = false;
+    await real.query('rollback');
+    await real.query(BEGIN);
+    return whole();
+  }
 }
 
 /**

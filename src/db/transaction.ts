@@ -32,6 +32,26 @@ export interface TransactionOptions {
    * thrown.
    */
   onRollbackFailed?(error: unknown): void;
+  /**
+   * Runs `fn` in the transaction a chained COMMIT opened on this connection (TransactionState.chain)
+   * instead of checking one out: its BEGIN and first statement are already sent.
+   */
+  adopt?: OpenTransaction;
+}
+
+/** A connection a chained COMMIT left inside the next transaction: for `runTransaction`'s `adopt`. */
+export interface OpenTransaction {
+  readonly client: PoolClient;
+}
+
+/** What `TransactionState.chain` armed: once `runTransaction` has resolved, the transaction it opened. */
+export interface ChainLink {
+  /**
+   * The connection, inside the next transaction, for the caller to run that transaction on (it must: it
+   * is not back in the pool). Undefined when the COMMIT did not go through: then nothing of the next
+   * transaction ran.
+   */
+  readonly open: OpenTransaction | undefined;
 }
 
 /** What `fn` may ask about its own transaction. */
@@ -49,6 +69,12 @@ export interface TransactionState {
    * runs its statement through `tx.execute`.
    */
   prepared?(statement: PreparedStatement, values: unknown[]): Promise<Array<Record<string, unknown>>>;
+  /**
+   * Sends the next transaction's BEGIN and first statement (`statement`, already prepared on this
+   * connection) with this one's COMMIT, in one round trip (node-postgres). Call it last, just before `fn`
+   * returns. Undefined where it cannot be done; then nothing changes.
+   */
+  chain?(statement: PreparedStatement, values: unknown[]): ChainLink | undefined;
 }
 
 export async function runTransaction<T>(
@@ -59,9 +85,16 @@ export async function runTransaction<T>(
   let thrown: { error: unknown } | undefined;
   let client: PoolClient | undefined;
   let on: OnClient | undefined;
+  let handedOff = false;
+  const link: ChainLink = {
+    get open() {
+      return handedOff ? { client: client! } : undefined;
+    },
+  };
+  const chain = (statement: PreparedStatement, values: unknown[]) => (on!.deferred.chain(statement, values) ? link : undefined);
   const body = async (tx: OutboxTx): Promise<T> => {
     try {
-      return await fn(tx, { aborted: () => aborted(tx, client), prepared: on?.deferred.prepared });
+      return await fn(tx, { aborted: () => aborted(tx, client), prepared: on?.deferred.prepared, chain: on && chain });
     } catch (error) {
       thrown = { error };
       throw error;
@@ -80,12 +113,16 @@ export async function runTransaction<T>(
       throw unwrap(error);
     }
   }
-  const { signal } = options;
-  client = await checkOut(clientOf(db) as Pool, signal);
-  // A checked-out client has no listener from the pool: an 'error' event (a terminated backend) with none
-  // would end the process.
-  const ignore = (): void => {};
-  client.on('error', ignore);
+  const { signal, adopt } = options;
+  if (adopt) {
+    // Its listener came with it.
+    client = adopt.client;
+  } else {
+    client = await checkOut(clientOf(db) as Pool, signal);
+    // A checked-out client has no listener from the pool: an 'error' event (a terminated backend) with none
+    // would end the process.
+    client.on('error', ignore);
+  }
   const cut = (): void => void client.end().catch(ignore);
   signal?.addEventListener('abort', cut, { once: true });
   if (signal?.aborted) cut();
@@ -101,10 +138,17 @@ export async function runTransaction<T>(
     // A connection error (or a commit whose outcome is unknown) must not return the client to the pool. A
     // discarded client keeps the listener: it may still report its end after the pool let go of it.
     const broken = signal?.aborted || (failure !== undefined && (isConnectionError(failure) || isConnectionError(thrown?.error)));
-    if (!broken) client.off('error', ignore);
-    client.release(broken ? ((failure as Error) ?? new Error('transaction aborted')) : undefined);
+    // Its COMMIT opened the next transaction: the connection goes on to it, listener and all (link.open).
+    handedOff = !broken && failure === undefined && on?.deferred.opened === true;
+    if (!handedOff) {
+      if (!broken) client.off('error', ignore);
+      client.release(broken ? ((failure as Error) ?? new Error('transaction aborted')) : undefined);
+    }
   }
 }
+
+/** The listener a client keeps while out of the pool; one per client, however many transactions it passes through. */
+const ignore = (): void => {};
 
 let nodePostgres: Promise<typeof import('drizzle-orm/node-postgres')> | undefined;
 

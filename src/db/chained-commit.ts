@@ -1,0 +1,92 @@
+/**
+ * One simple query that ends a transaction and opens the next on the same connection:
+ * `COMMIT; BEGIN; EXECUTE name(…)`. PostgreSQL answers each statement in turn, and the answers tell the
+ * parts apart: a failure is the COMMIT's when it comes before the COMMIT's answer, and then nothing after it
+ * ran (PostgreSQL skips the rest of a query string after an error); after it, the failure is the next
+ * transaction's. PostgreSQL sends a query string's answers together at its end, so the COMMIT's is known only
+ * once the next statement is through: a next statement that waits on a lock holds it back too.
+ *
+ * A node-postgres "submittable" (the interface pg-cursor uses): the client hands it each message of the
+ * query's answer.
+ */
+import type { PoolClient } from 'pg';
+
+export interface ChainedCommit {
+  /** Resolves once the COMMIT's answer is in; rejects with its error (then nothing after it ran). */
+  committed: Promise<void>;
+  /** The rows of the last statement, once the whole query is through; rejects with the error of any part. */
+  rows: Promise<Array<Record<string, unknown>>>;
+}
+
+/** `text` is the whole query, its first statement the COMMIT and its last the one whose rows are wanted. */
+export function sendChained(client: PoolClient, text: string): ChainedCommit {
+  let commit!: { resolve(): void; reject(error: unknown): void };
+  let last!: { resolve(rows: Array<Record<string, unknown>>): void; reject(error: unknown): void };
+  const committed = new Promise<void>((resolve, reject) => (commit = { resolve, reject }));
+  const rows = new Promise<Array<Record<string, unknown>>>((resolve, reject) => (last = { resolve, reject }));
+  // Whoever awaits a part sees its failure; a part nobody asks for (the next transaction's, when the COMMIT
+  // failed) must not be an unhandled rejection.
+  rows.catch(() => {});
+  (client.query as (q: unknown) => unknown)(new Chained(text, commit, last));
+  return { committed, rows };
+}
+
+interface Field {
+  name: string;
+}
+
+class Chained {
+  /** Set by node-postgres when the client has a `query_timeout`: told the end, to clear its timer. */
+  callback?: (error: Error | null) => void;
+  private answered = 0;
+  private fields: string[] = [];
+  private result: Array<Record<string, unknown>> = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly commit: { resolve(): void; reject(error: unknown): void },
+    private readonly last: { resolve(rows: Array<Record<string, unknown>>): void; reject(error: unknown): void },
+  ) {}
+
+  submit(connection: { query(text: string): void }): null {
+    connection.query(this.text);
+    return null;
+  }
+
+  handleRowDescription(msg: { fields: Field[] }): void {
+    this.fields = msg.fields.map((f) => f.name);
+    this.result = [];
+  }
+
+  /** Values as text: the wanted statement's rows are only counted or read as text. */
+  handleDataRow(msg: { fields: Array<string | null> }): void {
+    const row: Record<string, unknown> = {};
+    msg.fields.forEach((value, i) => (row[this.fields[i] ?? String(i)] = value));
+    this.result.push(row);
+  }
+
+  handleCommandComplete(): void {
+    if (++this.answered === 1) this.commit.resolve();
+  }
+
+  handleEmptyQuery(): void {}
+
+  handlePortalSuspended(): void {}
+
+  handleCopyInResponse(connection: { sendCopyFail(message: string): void }): void {
+    connection.sendCopyFail('not expected in a chained commit');
+  }
+
+  handleCopyData(): void {}
+
+  handleError(error: unknown): void {
+    if (this.answered === 0) this.commit.reject(error);
+    this.last.reject(error);
+    this.callback?.(error as Error);
+  }
+
+  handleReadyForQuery(): void {
+    this.last.resolve(this.result);
+    this.callback?.(null);
+  }
+}

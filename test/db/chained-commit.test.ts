@@ -1,0 +1,156 @@
+/**
+ * A COMMIT that carries the next transaction's BEGIN and first statement (TransactionState.chain,
+ * src/db/chained-commit.ts): one round trip for both, the connection handed on inside the next transaction.
+ * The COMMIT's outcome is its own: known as soon as PostgreSQL answers it, however long the next statement
+ * waits after it; a COMMIT that fails takes nothing of the next transaction with it; a failure after it
+ * is the next transaction's.
+ */
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { sql } from 'drizzle-orm';
+import pg from 'pg';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { sqlState } from '../../src/db/errors.js';
+import { preparedStatement } from '../../src/db/prepared.js';
+import { runTransaction, type ChainLink, type OpenTransaction } from '../../src/db/transaction.js';
+import type { OutboxDb } from '../../src/db/types.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+let t: TestDatabase;
+let pool: pg.Pool;
+let db: OutboxDb;
+/** Statements the pool's one connection was sent, each one round trip. */
+let sent: string[] = [];
+
+const insert = preparedStatement('insert into echo (id, t, j) values ($1, $2, $3::jsonb) returning t, j');
+
+test.before(async () => {
+  t = await createTestDatabase({ migrate: false });
+  await t.sql`create table echo (id int primary key, t text, j jsonb)`;
+  // Checked at COMMIT: a transaction that breaks it fails there, not at its insert.
+  await t.sql`create table late (id int primary key, echo_id int references echo (id) deferrable initially deferred)`;
+  pool = new pg.Pool({ connectionString: t.url, max: 1 });
+  pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      const c = args[0] as string | { name?: string; text: string };
+      sent.push(typeof c === 'string' ? c : (c.name ?? c.text));
+      return query(...args);
+    };
+  });
+  db = drizzle({ client: pool }) as unknown as OutboxDb;
+  // The connection prepares the statement once, as any first use does.
+  await runTransaction(db, (_tx, s) => s.prepared!(insert, ['1', 'one', null]));
+});
+test.after(async () => {
+  await pool?.end();
+  await t?.drop();
+});
+
+/** Committed rows, read on another connection. */
+const committed = async (id: number): Promise<string[]> => (await t.sql`select t from echo where id = ${id}`).map((r) => r.t as string);
+
+/** Runs a transaction that inserts `id` and whose COMMIT carries the insert of `next`; returns the link. */
+async function chaining(id: number, next: unknown[], before?: (tx: Parameters<Parameters<typeof runTransaction>[1]>[0]) => Promise<unknown>): Promise<ChainLink> {
+  let link: ChainLink | undefined;
+  await runTransaction(db, async (tx, s) => {
+    await s.prepared!(insert, [String(id), `row ${id}`, null]);
+    await before?.(tx);
+    link = s.chain!(insert, next);
+    assert.ok(link, 'armed');
+  });
+  return link!;
+}
+
+/** Runs the transaction the COMMIT opened: its first statement's rows, then COMMIT. */
+async function adopting(open: OpenTransaction, values: unknown[]): Promise<unknown> {
+  return runTransaction(db, async (_tx, s) => s.prepared!(insert, values), { adopt: open });
+}
+
+test('the COMMIT carries the next BEGIN and statement in one round trip, and the connection goes on inside that transaction', async () => {
+  sent = [];
+  const link = await chaining(2, ['3', 'three', '{"n":3}']);
+  assert.equal(sent, [`begin; execute ${insert.name}('2', 'row 2', null)`, `commit; begin; execute ${insert.name}('3', 'three', '{"n":3}')`]);
+  assert.equal(await committed(2), ['row 2'], 'the first transaction is committed');
+  assert.equal(await committed(3), [], 'the next one is open, not committed');
+  assert.ok(link.open, 'the connection is handed on');
+  assert.is(pool.idleCount, 0, 'and is not back in the pool');
+
+  sent = [];
+  assert.equal(await adopting(link.open!, ['3', 'three', '{"n":3}']), [{ t: 'three', j: '{"n": 3}' }], 'its rows were already on their way (as text)');
+  assert.equal(sent, ['commit'], 'nothing sent for them: only its COMMIT');
+  assert.equal(await committed(3), ['three']);
+  assert.is(pool.idleCount, 1, 'released once, at the end of the transaction it went on to');
+});
+
+test('a COMMIT that fails takes nothing of the next transaction with it, and the connection goes back to the pool', async () => {
+  const failed = await chaining(10, ['11', 'eleven', null], (tx) => tx.execute(sql`insert into late values (10, 999)`)).catch((e: unknown) => e);
+  assert.is(sqlState(failed), '23503', 'the deferred foreign key fails the COMMIT');
+  assert.equal(await committed(10), []);
+  assert.equal(await committed(11), [], 'the next statement did not run');
+  assert.is(pool.idleCount, 1);
+  await runTransaction(db, (_tx, s) => s.prepared!(insert, ['11', 'eleven', null]));
+  assert.equal(await committed(11), ['eleven'], 'the connection works on');
+});
+
+test('after the COMMIT went through, a failure of the next statement is the next transaction’s', async () => {
+  const link = await chaining(20, ['21', 'twenty-one', '{not json']);
+  assert.equal(await committed(20), ['row 20']);
+  const failed = await adopting(link.open!, ['21', 'twenty-one', '{not json']).catch((e: unknown) => e);
+  assert.is(sqlState(failed), '22P02', 'its own error');
+  assert.equal(await committed(21), []);
+  assert.is(pool.idleCount, 1);
+  await runTransaction(db, (_tx, s) => s.prepared!(insert, ['21', 'twenty-one', null]));
+  assert.equal(await committed(21), ['twenty-one'], 'rolled back cleanly: the connection works on');
+});
+
+test('a next statement that waits on a lock holds the COMMIT’s answer back until it is through', async () => {
+  // PostgreSQL sends a query string's answers at its end. What bounds the wait is the caller's deadline on
+  // its COMMIT (the consumer's: consumer-tx.ts), which closes the connection.
+  const locker = new pg.Client({ connectionString: t.url });
+  await locker.connect();
+  try {
+    await locker.query('begin');
+    await locker.query(`insert into echo (id, t) values (31, 'locker')`);
+    let settled = false;
+    const chained = chaining(30, ['31', 'thirty-one', null]).finally(() => (settled = true));
+    await waitForLockWait();
+    assert.is(settled, false, 'the COMMIT waits with the statement after it');
+    await locker.query('rollback');
+    const link = await chained;
+    assert.equal(await committed(30), ['row 30']);
+    assert.equal(await adopting(link.open!, ['31', 'thirty-one', null]), [{ t: 'thirty-one', j: null }]);
+    assert.equal(await committed(31), ['thirty-one']);
+  } finally {
+    await locker.end();
+  }
+});
+
+/** Until a session of the test database waits on a lock. */
+async function waitForLockWait(): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const [row] = await t.sql`select count(*)::int as n from pg_stat_activity where datname = ${t.name} and wait_event_type = 'Lock'`;
+    if (row!.n > 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('no session came to wait on a lock');
+}
+
+test('where the server no longer has the statement (a pooler in transaction mode), the next transaction sends it whole', async () => {
+  // Behind node-postgres's back: the connection still believes it prepared.
+  const link = await chaining(40, ['41', 'forty-one', null], (tx) => tx.execute(sql.raw(`deallocate ${insert.name}`)));
+  assert.equal(await committed(40), ['row 40']);
+  sent = [];
+  assert.equal(await adopting(link.open!, ['41', 'forty-one', null]), [{ t: 'forty-one', j: null }]);
+  assert.equal(sent, ['rollback', 'begin', insert.text, 'commit'], 'started over, the statement sent whole');
+  assert.equal(await committed(41), ['forty-one']);
+  let armed: unknown;
+  await runTransaction(db, async (_tx, s) => {
+    await s.prepared!(insert, ['42', 'forty-two', null]);
+    armed = s.chain!(insert, ['43', 'forty-three', null]);
+  });
+  assert.is(armed, undefined, 'and that connection stops chaining named statements');
+});
+
+test.run();
