@@ -3,8 +3,9 @@
  * for a handler slot sends that message's BEGIN and inbox claim with its COMMIT, on the same connection,
  * and hands the connection on to it: one round trip where there were two. The waiting message is taken
  * from the queue when the COMMIT is armed (in order, its lane held), started on the connection once the
- * COMMIT went through, and given back to the head of the queue if it did not (then nothing of it ran).
- * The first message is acked on the COMMIT's own answer, never later for what the next one's claim waits on.
+ * COMMIT went through, and given back to the head of the queue if it did not (then nothing of it stays).
+ * The first message is acked once the whole round trip is answered: the next one's claim gives up a lock wait
+ * after a moment and goes again on its own (deferred-begin.ts), so no handler's lock holds that ACK back.
  */
 import type { OpenTransaction } from '../db/transaction.js';
 import type { Delivery } from './delivery.js';
@@ -26,7 +27,7 @@ export interface Successor {
 export interface Successors {
   /** The message that would start next, if one can start now (its lane free), out of the queue. */
   take(): Successor | undefined;
-  /** Back to the head of the queue: its claim did not go. */
+  /** Back to the head of the queue: its claim did not go, or did not stay. */
   giveBack(next: Successor): void;
   /** Starts it in the transaction the COMMIT opened for it. */
   start(next: Successor, open: OpenTransaction): void;

@@ -127,11 +127,15 @@ async function attemptOnce(ctx: DeliveryContext, delivery: Delivery, init: Paylo
     return failed(ctx, delivery, { id, state, stage, error: cause, rollbackFailed, report });
   }
   clearTimeout(deadline);
-  report(settle(ctx, delivery, 'ack', 'acked', state));
-  if (next) {
-    const open = next.link.open;
-    if (open) start.successors!.start(next.successor, open);
-    else start.successors!.giveBack(next.successor);
+  try {
+    report(settle(ctx, delivery, 'ack', 'acked', state));
+  } finally {
+    // Whatever reporting did: the connection is inside the next message's transaction, its lane held.
+    if (next) {
+      const open = next.link.open;
+      if (open) start.successors!.start(next.successor, open);
+      else start.successors!.giveBack(next.successor);
+    }
   }
   return DONE;
 }

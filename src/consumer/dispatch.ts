@@ -102,6 +102,8 @@ export function createDispatcher(ctx: DeliveryContext, options: DispatcherOption
       if (accepting) waiting.unshift(delivery);
       pump();
     },
+    // Started even if shutdown began or its connection was lost since it was taken (one round trip ago): its
+    // transaction is open, and it runs as one started just before would. Unacked, it comes back as recorded.
     start({ delivery, checked }, open) {
       start(delivery, { checked, open });
     },

@@ -2,9 +2,10 @@
  * One simple query that ends a transaction and opens the next on the same connection:
  * `COMMIT; BEGIN; EXECUTE name(…)`. PostgreSQL answers each statement in turn, and the answers tell the
  * parts apart: a failure is the COMMIT's when it comes before the COMMIT's answer, and then nothing after it
- * ran (PostgreSQL skips the rest of a query string after an error); after it, the failure is the next
- * transaction's. PostgreSQL sends a query string's answers together at its end, so the COMMIT's is known only
- * once the next statement is through: a next statement that waits on a lock holds it back too.
+ * stays (PostgreSQL skips the rest of a query string after an error; a lost connection takes the rest with
+ * it); after it, the failure is the next transaction's. PostgreSQL sends a query string's answers together at its end, so the COMMIT's is known only
+ * once the rest is through: the caller keeps what follows the COMMIT short (deferred-begin.ts bounds its
+ * lock waits).
  *
  * A node-postgres "submittable" (the interface pg-cursor uses): the client hands it each message of the
  * query's answer.
@@ -12,13 +13,13 @@
 import type { PoolClient } from 'pg';
 
 export interface ChainedCommit {
-  /** Resolves once the COMMIT's answer is in; rejects with its error (then nothing after it ran). */
+  /** Resolves once the COMMIT's answer is in; rejects with its error (then nothing after it stays). */
   committed: Promise<void>;
-  /** The rows of the last statement, once the whole query is through; rejects with the error of any part. */
+  /** The rows of the last statement that returns rows, once the whole query is through; rejects with the error of any part. */
   rows: Promise<Array<Record<string, unknown>>>;
 }
 
-/** `text` is the whole query, its first statement the COMMIT and its last the one whose rows are wanted. */
+/** `text` is the whole query: its first statement the COMMIT, its last one returning rows the one whose rows are wanted. */
 export function sendChained(client: PoolClient, text: string): ChainedCommit {
   let commit!: { resolve(): void; reject(error: unknown): void };
   let last!: { resolve(rows: Array<Record<string, unknown>>): void; reject(error: unknown): void };
@@ -65,8 +66,12 @@ class Chained {
     this.result.push(row);
   }
 
-  handleCommandComplete(): void {
-    if (++this.answered === 1) this.commit.resolve();
+  handleCommandComplete(msg: { text: string }): void {
+    if (++this.answered > 1) return;
+    // A transaction a failed statement had aborted answers COMMIT with ROLLBACK, not an error. What followed
+    // it then ran, in a transaction of its own, which the caller's ROLLBACK ends.
+    if (msg.text === 'ROLLBACK') this.commit.reject(new Error('COMMIT rolled the transaction back: a statement in it had failed'));
+    else this.commit.resolve();
   }
 
   handleEmptyQuery(): void {}

@@ -12,8 +12,8 @@
  * to sending its statements whole.
  *
  * A transaction's COMMIT can also carry the next transaction's BEGIN and first statement (`chain`,
- * chained-commit.ts); the connection then goes on inside that transaction, whose BEGIN drizzle sends to no
- * effect and whose first statement finds its rows already on their way.
+ * chained-commit.ts); the connection then goes on inside that transaction, whose BEGIN from drizzle is
+ * swallowed and whose first statement finds its rows already on their way.
  */
 import { escapeLiteral, type PoolClient, type QueryResult } from 'pg';
 import { sendChained } from './chained-commit.js';
@@ -34,10 +34,11 @@ export interface DeferredBeginClient {
   /**
    * Makes this transaction's COMMIT carry the next transaction's BEGIN and first statement, a prepared one:
    * `COMMIT; BEGIN; EXECUTE name(…)`, one round trip where there were two. False (nothing changes) when that
-   * cannot be done: the connection does not know the statement yet, or a value cannot be written as a literal.
-   * If the COMMIT then fails, nothing after it ran. If it succeeds, the connection is left in the next
-   * transaction (`opened`): its BEGIN goes unsent, and its first call of `prepared` with this statement gets
-   * the rows already on their way.
+   * cannot be done: nothing ran in this transaction yet, the connection does not know the statement, names
+   * no statements (a pooler), pipelines or is pg-native, or a value cannot be written as a literal. If the
+   * COMMIT then fails, nothing of the next transaction stays (PostgreSQL skipped it, or it went with the
+   * connection). If it succeeds, the connection is left in the next transaction (`opened`): drizzle's BEGIN
+   * for it is swallowed, and its first call of `prepared` with this statement gets the rows already on their way.
    */
   chain(statement: PreparedStatement, values: unknown[]): boolean;
   /** The last COMMIT opened the next transaction: the connection is in it, and must not go back to the pool. */
@@ -123,16 +124,27 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
   // whole, parsed and planned every time, as any other.
   let named = true;
 
+  // The chained COMMIT is a custom query object, which node-postgres's JavaScript client runs one at a time:
+  // its pipeline mode refuses such objects, and pg-native has no protocol messages to hand them.
+  const chainable = (real as { pipeline?: boolean }).pipeline !== true && 'connection' in real;
+
   const literalsOf = (values: unknown[]): string => values.map((v) => (v === null ? 'null' : escapeLiteral(v as string))).join(', ');
 
-  return {
+  const api: DeferredBeginClient = {
     client,
     get opened() {
       return begun;
     },
     chain(statement, values) {
-      if (!named || held || !known.has(statement.name) || !values.every(inlinable)) return false;
-      armed = { name: statement.name, text: `commit; begin; execute ${statement.name}(${literalsOf(values)})` };
+      if (!chainable || !named || held || !known.has(statement.name) || !values.every(inlinable)) return false;
+      // PostgreSQL answers the whole query string at its end: the COMMIT's answer waits for the statement
+      // after it. So that statement may wait on a lock for CHAINED_LOCK_WAIT at most; then it is sent again
+      // on its own (prepared, below), to wait as long as it must. The setting goes back to the connection's
+      // default after it (what a SET LOCAL before it would lose is a session-level SET on a pooled connection).
+      armed = {
+        name: statement.name,
+        text: `commit; begin; set local lock_timeout = '${CHAINED_LOCK_WAIT}'; execute ${statement.name}(${literalsOf(values)}); set local lock_timeout to default`,
+      };
       return true;
     },
     async prepared(statement, values) {
@@ -140,7 +152,12 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
       if (started?.name === statement.name) {
         const { rows } = started;
         started = undefined;
-        return rows.catch((error: unknown) => startOver(error, whole));
+        return rows.catch(async (error: unknown) => {
+          if (sqlState(error) !== LOCK_NOT_AVAILABLE) return startOver(error, whole);
+          await real.query('rollback');
+          held = true;
+          return api.prepared(statement, values);
+        });
       }
       if (!named) return afterBegin(whole);
       // Nothing has run in the transaction yet: if the server and node-postgres turn out to disagree about
@@ -161,6 +178,7 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
       }
     },
   };
+  return api;
 
   /**
    * The transaction's first statement failed. If it failed because the server and node-postgres disagree
@@ -175,6 +193,11 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
     return whole();
   }
 }
+
+/** How long the first statement sent with a COMMIT may wait on a lock before it goes again on its own. */
+const CHAINED_LOCK_WAIT = '50ms';
+/** lock_not_available: what PostgreSQL says when lock_timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * What a server connection says when it is not the one node-postgres prepared the statement on: it does not

@@ -48,8 +48,8 @@ export interface OpenTransaction {
 export interface ChainLink {
   /**
    * The connection, inside the next transaction, for the caller to run that transaction on (it must: it
-   * is not back in the pool). Undefined when the COMMIT did not go through: then nothing of the next
-   * transaction ran.
+   * is not back in the pool). Undefined when the COMMIT did not go through, or went through on a connection
+   * closed meanwhile (its deadline): then nothing of the next transaction stays.
    */
   readonly open: OpenTransaction | undefined;
 }

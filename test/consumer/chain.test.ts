@@ -84,7 +84,7 @@ test('a COMMIT that fails NACKs its own message; the one whose start it carried 
   assert.equal((await drainDeadLetters(testConfig(t.url), queue, 1)).map((d) => d.id), [broken]);
 });
 
-test('a waiting duplicate of a message still being handled: its claim waits on that handler, the COMMIT it went with is cut at its deadline and then acked, and the duplicate is recorded once', async () => {
+test('a waiting duplicate of a message still being handled: the COMMIT that carried its claim is answered without waiting for that handler, and the duplicate is recorded once', async () => {
   const [slow, other] = [randomUUID(), randomUUID()];
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
@@ -103,9 +103,9 @@ test('a waiting duplicate of a message still being handled: its claim waits on t
   const config = testConfig(t.url, { concurrency: 2, prefetchCount: 8 });
   const { consumer, running } = startConsumer({ db: db.db, config, handler, destination, queue, logger });
   try {
-    // `other`'s COMMIT carried the duplicate's claim, which waits on `slow`'s row: its answer too, until the
-    // consumer's deadline on its own statements closes the connection. Its row is then found committed.
-    await waitFor(() => consumer.stats().acked === 1, 40_000);
+    // The duplicate's claim waits on `slow`'s row. Were the COMMIT's answer to wait with it, `other` would be
+    // acked only once the consumer's 15 s deadline on its own statements closed the connection.
+    await waitFor(() => consumer.stats().acked === 1, 10_000);
     assert.ok(chainedCommits >= 1, 'the COMMIT carried the duplicate’s claim');
     release();
     await waitFor(() => consumer.stats().recorded === 1 && consumer.stats().acked === 2, 20_000);
@@ -118,9 +118,7 @@ test('a waiting duplicate of a message still being handled: its claim waits on t
   assert.equal([stats.acked, stats.recorded, stats.failed, stats.invalid], [2, 1, 0, 0], JSON.stringify(stats));
   assert.equal(await effects([slow, other]), [1, 1], 'each effect once');
   assert.is(started, 1, 'the duplicate’s handler never ran');
-  assert.equal(logger.said(/no answer to its COMMIT/), [
-    `message ${other}: no answer to its COMMIT (commit: no answer from the database within 15 s [E_DATABASE]), but its inbox row is committed: acking it`,
-  ]);
+  assert.equal(logger.said(/no answer to its COMMIT/), [], 'no connection was closed for it');
 });
 
 test.run();

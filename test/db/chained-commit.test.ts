@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { sqlState } from '../../src/db/errors.js';
 import { preparedStatement } from '../../src/db/prepared.js';
 import { runTransaction, type ChainLink, type OpenTransaction } from '../../src/db/transaction.js';
-import type { OutboxDb } from '../../src/db/types.js';
+import { rowsOf, type OutboxDb } from '../../src/db/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 let t: TestDatabase;
@@ -71,15 +71,25 @@ async function adopting(open: OpenTransaction, values: unknown[]): Promise<unkno
 test('the COMMIT carries the next BEGIN and statement in one round trip, and the connection goes on inside that transaction', async () => {
   sent = [];
   const link = await chaining(2, ['3', 'three', '{"n":3}']);
-  assert.equal(sent, [`begin; execute ${insert.name}('2', 'row 2', null)`, `commit; begin; execute ${insert.name}('3', 'three', '{"n":3}')`]);
+  assert.equal(sent, [
+    `begin; execute ${insert.name}('2', 'row 2', null)`,
+    `commit; begin; set local lock_timeout = '50ms'; execute ${insert.name}('3', 'three', '{"n":3}'); set local lock_timeout to default`,
+  ]);
   assert.equal(await committed(2), ['row 2'], 'the first transaction is committed');
   assert.equal(await committed(3), [], 'the next one is open, not committed');
   assert.ok(link.open, 'the connection is handed on');
   assert.is(pool.idleCount, 0, 'and is not back in the pool');
 
   sent = [];
-  assert.equal(await adopting(link.open!, ['3', 'three', '{"n":3}']), [{ t: 'three', j: '{"n": 3}' }], 'its rows were already on their way (as text)');
-  assert.equal(sent, ['commit'], 'nothing sent for them: only its COMMIT');
+  let lockTimeout: unknown;
+  const back = await runTransaction(db, async (tx, s) => {
+    const rows = await s.prepared!(insert, ['3', 'three', '{"n":3}']);
+    lockTimeout = rowsOf(await tx.execute(sql`show lock_timeout`));
+    return rows;
+  }, { adopt: link.open });
+  assert.equal(back, [{ t: 'three', j: '{"n": 3}' }], 'its rows were already on their way (as text)');
+  assert.equal(sent, ['show lock_timeout', 'commit'], 'nothing sent for them');
+  assert.equal(lockTimeout, [{ lock_timeout: '0' }], 'what follows it has the connection’s lock_timeout again');
   assert.equal(await committed(3), ['three']);
   assert.is(pool.idleCount, 1, 'released once, at the end of the transaction it went on to');
 });
@@ -94,6 +104,16 @@ test('a COMMIT that fails takes nothing of the next transaction with it, and the
   assert.equal(await committed(11), ['eleven'], 'the connection works on');
 });
 
+test('a COMMIT that PostgreSQL answers with ROLLBACK (the handler caught a failed statement) fails, and what went with it is rolled back', async () => {
+  const failed = await chaining(50, ['51', 'fifty-one', null], (tx) => tx.execute(sql`select 1/0`).catch(() => {})).catch((e: unknown) => e);
+  assert.match(String((failed as { cause?: unknown }).cause), /COMMIT rolled the transaction back/, 'drizzle’s error for the COMMIT, caused by it');
+  assert.equal(await committed(50), []);
+  assert.equal(await committed(51), [], 'the next statement ran, and was rolled back');
+  assert.is(pool.idleCount, 1);
+  await runTransaction(db, (_tx, s) => s.prepared!(insert, ['51', 'fifty-one', null]));
+  assert.equal(await committed(51), ['fifty-one'], 'the connection works on');
+});
+
 test('after the COMMIT went through, a failure of the next statement is the next transaction’s', async () => {
   const link = await chaining(20, ['21', 'twenty-one', '{not json']);
   assert.equal(await committed(20), ['row 20']);
@@ -105,23 +125,26 @@ test('after the COMMIT went through, a failure of the next statement is the next
   assert.equal(await committed(21), ['twenty-one'], 'rolled back cleanly: the connection works on');
 });
 
-test('a next statement that waits on a lock holds the COMMIT’s answer back until it is through', async () => {
-  // PostgreSQL sends a query string's answers at its end. What bounds the wait is the caller's deadline on
-  // its COMMIT (the consumer's: consumer-tx.ts), which closes the connection.
+test('a next statement that would wait on a lock does not hold the COMMIT’s answer back: it goes again on its own, and waits there', async () => {
   const locker = new pg.Client({ connectionString: t.url });
   await locker.connect();
   try {
     await locker.query('begin');
     await locker.query(`insert into echo (id, t) values (31, 'locker')`);
+    // The next statement inserts the same key: it waits until the locker's transaction ends.
+    const link = await chaining(30, ['31', 'thirty-one', null]);
+    assert.equal(await committed(30), ['row 30'], 'the first transaction is through while the lock is held');
+    sent = [];
     let settled = false;
-    const chained = chaining(30, ['31', 'thirty-one', null]).finally(() => (settled = true));
+    const next = adopting(link.open!, ['31', 'thirty-one', null]).finally(() => (settled = true));
     await waitForLockWait();
-    assert.is(settled, false, 'the COMMIT waits with the statement after it');
+    assert.is(settled, false, 'the next statement waits, in its own transaction');
     await locker.query('rollback');
-    const link = await chained;
-    assert.equal(await committed(30), ['row 30']);
-    assert.equal(await adopting(link.open!, ['31', 'thirty-one', null]), [{ t: 'thirty-one', j: null }]);
+    assert.equal(await next, [{ t: 'thirty-one', j: null }]);
+    assert.equal(sent, ['rollback', `begin; execute ${insert.name}('31', 'thirty-one', null)`, 'commit']);
     assert.equal(await committed(31), ['thirty-one']);
+    const [{ lock_timeout }] = (await pool.query('show lock_timeout')).rows;
+    assert.is(lock_timeout, '0', 'the connection’s lock_timeout is as it was');
   } finally {
     await locker.end();
   }
