@@ -5,7 +5,6 @@
  * waits after it; a COMMIT that fails takes nothing of the next transaction with it; a failure after it
  * is the next transaction's.
  */
-import { drizzle } from 'drizzle-orm/node-postgres';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { test } from 'uvu';
@@ -15,12 +14,13 @@ import { preparedStatement } from '../../src/db/prepared.js';
 import { runTransaction, type ChainLink, type OpenTransaction } from '../../src/db/transaction.js';
 import { rowsOf, type OutboxDb } from '../../src/db/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { oneConnection } from '../helpers/one-connection.js';
 
 let t: TestDatabase;
 let pool: pg.Pool;
 let db: OutboxDb;
-/** Statements the pool's one connection was sent, each one round trip. */
-let sent: string[] = [];
+/** Statements the pool's one connection was sent, each one round trip (text, or a prepared statement's name). */
+let sent: string[];
 
 const insert = preparedStatement('insert into echo (id, t, j) values ($1, $2, $3::jsonb) returning t, j');
 
@@ -29,17 +29,7 @@ test.before(async () => {
   await t.sql`create table echo (id int primary key, t text, j jsonb)`;
   // Checked at COMMIT: a transaction that breaks it fails there, not at its insert.
   await t.sql`create table late (id int primary key, echo_id int references echo (id) deferrable initially deferred)`;
-  pool = new pg.Pool({ connectionString: t.url, max: 1 });
-  pool.on('error', () => {});
-  pool.on('connect', (client) => {
-    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
-    (client as { query: unknown }).query = (...args: unknown[]) => {
-      const c = args[0] as string | { name?: string; text: string };
-      sent.push(typeof c === 'string' ? c : (c.name ?? c.text));
-      return query(...args);
-    };
-  });
-  db = drizzle({ client: pool }) as unknown as OutboxDb;
+  ({ pool, db, sent } = oneConnection(t.url));
   // The connection prepares the statement once, as any first use does.
   await runTransaction(db, (_tx, s) => s.prepared!(insert, ['1', 'one', null]));
 });
@@ -69,7 +59,7 @@ async function adopting(open: OpenTransaction, values: unknown[]): Promise<unkno
 }
 
 test('the COMMIT carries the next BEGIN and statement in one round trip, and the connection goes on inside that transaction', async () => {
-  sent = [];
+  sent.length = 0;
   const link = await chaining(2, ['3', 'three', '{"n":3}']);
   assert.equal(sent, [
     `begin; execute ${insert.name}('2', 'row 2', null)`,
@@ -80,7 +70,7 @@ test('the COMMIT carries the next BEGIN and statement in one round trip, and the
   assert.ok(link.open, 'the connection is handed on');
   assert.is(pool.idleCount, 0, 'and is not back in the pool');
 
-  sent = [];
+  sent.length = 0;
   let lockTimeout: unknown;
   const back = await runTransaction(db, async (tx, s) => {
     const rows = await s.prepared!(insert, ['3', 'three', '{"n":3}']);
@@ -134,7 +124,7 @@ test('a next statement that would wait on a lock does not hold the COMMIT’s an
     // The next statement inserts the same key: it waits until the locker's transaction ends.
     const link = await chaining(30, ['31', 'thirty-one', null]);
     assert.equal(await committed(30), ['row 30'], 'the first transaction is through while the lock is held');
-    sent = [];
+    sent.length = 0;
     let settled = false;
     const next = adopting(link.open!, ['31', 'thirty-one', null]).finally(() => (settled = true));
     await waitForLockWait();
@@ -164,7 +154,7 @@ test('where the server no longer has the statement (a pooler in transaction mode
   // Behind node-postgres's back: the connection still believes it prepared.
   const link = await chaining(40, ['41', 'forty-one', null], (tx) => tx.execute(sql.raw(`deallocate ${insert.name}`)));
   assert.equal(await committed(40), ['row 40']);
-  sent = [];
+  sent.length = 0;
   assert.equal(await adopting(link.open!, ['41', 'forty-one', null]), [{ t: 'forty-one', j: null }]);
   assert.equal(sent, ['rollback', 'begin', insert.text, 'commit'], 'started over, the statement sent whole');
   assert.equal(await committed(41), ['forty-one']);

@@ -16,29 +16,20 @@ import { preparedStatement } from '../../src/db/prepared.js';
 import { runTransaction, type TransactionState } from '../../src/db/transaction.js';
 import type { OutboxDb } from '../../src/db/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { oneConnection } from '../helpers/one-connection.js';
 
 let t: TestDatabase;
 let pool: pg.Pool;
 let db: OutboxDb;
-/** Statements the pool's one connection was sent, each one round trip: [text or name, …]. */
-let sent: string[] = [];
+/** Statements the pool's one connection was sent, each one round trip (text, or a prepared statement's name). */
+let sent: string[];
 
 const insert = preparedStatement('insert into echo (id, t, j) values ($1, $2, $3::jsonb) returning t, j');
 
 test.before(async () => {
   t = await createTestDatabase({ migrate: false });
   await t.sql`create table echo (id int primary key, t text, j jsonb)`;
-  pool = new pg.Pool({ connectionString: t.url, max: 1 });
-  pool.on('error', () => {});
-  pool.on('connect', (client) => {
-    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
-    (client as { query: unknown }).query = (...args: unknown[]) => {
-      const c = args[0] as string | { name?: string; text: string };
-      sent.push(typeof c === 'string' ? c : (c.name ?? c.text));
-      return query(...args);
-    };
-  });
-  db = drizzle({ client: pool }) as unknown as OutboxDb;
+  ({ pool, db, sent } = oneConnection(t.url));
 });
 test.after(async () => {
   await pool?.end();
@@ -50,9 +41,9 @@ const rows = async (id: number): Promise<Array<{ t: string | null; j: unknown }>
 
 /** Runs `fn` in a transaction and returns what it sent. */
 async function sending(fn: (state: TransactionState, tx: Parameters<Parameters<typeof runTransaction>[1]>[0]) => Promise<unknown>): Promise<string[]> {
-  sent = [];
+  sent.length = 0;
   await runTransaction(db, (tx, state) => fn(state, tx).then(() => undefined));
-  return sent;
+  return [...sent];
 }
 
 test('a prepared first statement goes with BEGIN in one round trip once the connection knows it, inside the transaction', async () => {
@@ -62,7 +53,7 @@ test('a prepared first statement goes with BEGIN in one round trip once the conn
   assert.equal(await rows(2), [{ t: 'two', j: { n: 2 } }]);
 
   const boom = new Error('boom');
-  sent = [];
+  sent.length = 0;
   const thrown = await runTransaction(db, async (_tx, s) => {
     const back = await s.prepared!(insert, ['3', 'three', null]);
     assert.equal(back, [{ t: 'three', j: null }], 'its rows come back');
@@ -74,7 +65,7 @@ test('a prepared first statement goes with BEGIN in one round trip once the conn
 });
 
 test('any other first statement gets a BEGIN of its own, and is inside the transaction', async () => {
-  sent = [];
+  sent.length = 0;
   await runTransaction(db, async (tx) => {
     await tx.execute(sql`insert into echo (id, t) values (10, 'ten')`);
     throw new Error('roll back');
@@ -104,7 +95,7 @@ test('statements issued together while BEGIN is on its way go after it, in the o
 
 test('a transaction that ran no statement sends nothing, committed or rolled back', async () => {
   assert.equal(await sending(async () => {}), []);
-  sent = [];
+  sent.length = 0;
   await runTransaction(db, async () => {
     throw new Error('nothing ran');
   }).catch(() => {});
@@ -113,7 +104,7 @@ test('a transaction that ran no statement sends nothing, committed or rolled bac
 
 test('a value holding NUL goes as a parameter: PostgreSQL refuses it there, and the transaction rolls back', async () => {
   await sending((s) => s.prepared!(insert, ['20', 'warm-up', null]));
-  sent = [];
+  sent.length = 0;
   const error = await runTransaction(db, (_tx, s) => s.prepared!(insert, ['21', 'a\0b', null])).catch((e: unknown) => e);
   assert.is(sqlState(error), '22021');
   assert.equal(sent, ['begin', insert.name, 'rollback']);
