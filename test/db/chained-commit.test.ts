@@ -10,11 +10,10 @@ import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sqlState } from '../../src/db/errors.js';
-import { preparedStatement } from '../../src/db/prepared.js';
 import { runTransaction, type ChainLink, type OpenTransaction } from '../../src/db/transaction.js';
 import { rowsOf, type OutboxDb } from '../../src/db/types.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { oneConnection } from '../helpers/one-connection.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { echoDatabase, echoInsert } from '../helpers/one-connection.js';
 
 let t: TestDatabase;
 let pool: pg.Pool;
@@ -22,14 +21,12 @@ let db: OutboxDb;
 /** Statements the pool's one connection was sent, each one round trip (text, or a prepared statement's name). */
 let sent: string[];
 
-const insert = preparedStatement('insert into echo (id, t, j) values ($1, $2, $3::jsonb) returning t, j');
+const insert = echoInsert;
 
 test.before(async () => {
-  t = await createTestDatabase({ migrate: false });
-  await t.sql`create table echo (id int primary key, t text, j jsonb)`;
+  ({ t, pool, db, sent } = await echoDatabase());
   // Checked at COMMIT: a transaction that breaks it fails there, not at its insert.
   await t.sql`create table late (id int primary key, echo_id int references echo (id) deferrable initially deferred)`;
-  ({ pool, db, sent } = oneConnection(t.url));
   // The connection prepares the statement once, as any first use does.
   await runTransaction(db, (_tx, s) => s.prepared!(insert, ['1', 'one', null]));
 });

@@ -12,11 +12,10 @@ import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sqlState } from '../../src/db/errors.js';
-import { preparedStatement } from '../../src/db/prepared.js';
 import { runTransaction, type TransactionState } from '../../src/db/transaction.js';
 import type { OutboxDb } from '../../src/db/types.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { oneConnection } from '../helpers/one-connection.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { echoDatabase, echoInsert } from '../helpers/one-connection.js';
 
 let t: TestDatabase;
 let pool: pg.Pool;
@@ -24,12 +23,10 @@ let db: OutboxDb;
 /** Statements the pool's one connection was sent, each one round trip (text, or a prepared statement's name). */
 let sent: string[];
 
-const insert = preparedStatement('insert into echo (id, t, j) values ($1, $2, $3::jsonb) returning t, j');
+const insert = echoInsert;
 
 test.before(async () => {
-  t = await createTestDatabase({ migrate: false });
-  await t.sql`create table echo (id int primary key, t text, j jsonb)`;
-  ({ pool, db, sent } = oneConnection(t.url));
+  ({ t, pool, db, sent } = await echoDatabase());
 });
 test.after(async () => {
   await pool?.end();

@@ -1,11 +1,13 @@
 /**
  * A node-postgres pool of one connection, and drizzle on it, that writes down every statement the connection
  * is sent (each one round trip): its text, or a prepared statement's name. For tests of what a transaction
- * sends; clear `sent` with `sent.length = 0`.
+ * sends; clear `sent` with `sent.length = 0`. `echoDatabase` adds a test database with a table to write to.
  */
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
+import { preparedStatement } from '../../src/db/prepared.js';
 import type { OutboxDb } from '../../src/db/types.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
 
 export interface OneConnection {
   pool: pg.Pool;
@@ -26,4 +28,14 @@ export function oneConnection(url: string): OneConnection {
     };
   });
   return { pool, db: drizzle({ client: pool }) as unknown as OutboxDb, sent };
+}
+
+/** Inserts a row into `echo` and returns what it stored. */
+export const echoInsert = preparedStatement('insert into echo (id, t, j) values ($1, $2, $3::jsonb) returning t, j');
+
+/** A test database with a table `echo (id int primary key, t text, j jsonb)`, and one connection on it. */
+export async function echoDatabase(): Promise<OneConnection & { t: TestDatabase }> {
+  const t = await createTestDatabase({ migrate: false });
+  await t.sql`create table echo (id int primary key, t text, j jsonb)`;
+  return { t, ...oneConnection(t.url) };
 }
