@@ -3,9 +3,9 @@
  * `COMMIT; BEGIN; EXECUTE name(…)`. PostgreSQL answers each statement in turn, and the answers tell the
  * parts apart: a failure is the COMMIT's when it comes before the COMMIT's answer, and then nothing after it
  * stays (PostgreSQL skips the rest of a query string after an error; a lost connection takes the rest with
- * it); after it, the failure is the next transaction's. PostgreSQL sends a query string's answers together at its end, so the COMMIT's is known only
- * once the rest is through: the caller keeps what follows the COMMIT short (deferred-begin.ts bounds its
- * lock waits).
+ * it); after it, the failure is the next transaction's. PostgreSQL sends a query string's answers together
+ * at its end, so the COMMIT's is known only once the rest is through: the caller keeps what follows the
+ * COMMIT short (deferred-begin.ts bounds its lock waits).
  *
  * A node-postgres "submittable" (the interface pg-cursor uses): the client hands it each message of the
  * query's answer.
@@ -15,11 +15,11 @@ import type { PoolClient } from 'pg';
 export interface ChainedCommit {
   /** Resolves once the COMMIT's answer is in; rejects with its error (then nothing after it stays). */
   committed: Promise<void>;
-  /** The rows of the last statement that returns rows, once the whole query is through; rejects with the error of any part. */
+  /** The rows of the last statement that returns rows, once the whole query is through; rejects with any part's error. */
   rows: Promise<Array<Record<string, unknown>>>;
 }
 
-/** `text` is the whole query: its first statement the COMMIT, its last one returning rows the one whose rows are wanted. */
+/** `text` is the whole query: first the COMMIT; the rows wanted are those of its last statement that returns rows. */
 export function sendChained(client: PoolClient, text: string): ChainedCommit {
   let commit!: { resolve(): void; reject(error: unknown): void };
   let last!: { resolve(rows: Array<Record<string, unknown>>): void; reject(error: unknown): void };
