@@ -61,16 +61,20 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
   let started: { name: string; rows: Promise<Array<Record<string, unknown>>> } | undefined;
   let begun = false;
 
+  /** Statements issued from now wait for `until` (see `opening`). */
+  const holdUntil = (until: Promise<unknown>): void => {
+    opening = until;
+    const settled = (): void => {
+      if (opening === until) opening = undefined;
+    };
+    until.then(settled, settled);
+  };
+
   /** Sends the held BEGIN if there is one, and `send` once BEGIN has answered. */
   const afterBegin = async <T>(send: () => Promise<T>): Promise<T> => {
     if (held) {
       held = false;
-      const begin = real.query(BEGIN);
-      opening = begin;
-      const settled = (): void => {
-        if (opening === begin) opening = undefined;
-      };
-      begin.then(settled, settled);
+      holdUntil(real.query(BEGIN));
     }
     if (opening) await opening;
     return send();
@@ -106,12 +110,9 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
   const commitChained = async (next: { name: string; text: string }): Promise<unknown> => {
     armed = undefined;
     const chained = sendChained(real, next.text);
-    // Until the whole query is answered, anything else waits (a statement that is not the one chained).
-    const through = chained.rows.then(() => {}, () => {});
-    opening = through;
-    through.then(() => {
-      if (opening === through) opening = undefined;
-    });
+    // Until the whole query is answered, anything else waits (a statement that is not the one chained), and
+    // is sent whatever the next statement's outcome: a ROLLBACK must go.
+    holdUntil(chained.rows.then(() => {}, () => {}));
     await chained.committed;
     started = { name: next.name, rows: chained.rows };
     begun = true;
@@ -140,7 +141,7 @@ export function deferBegin(real: PoolClient): DeferredBeginClient {
       // PostgreSQL answers the whole query string at its end: the COMMIT's answer waits for the statement
       // after it. So that statement may wait on a lock for CHAINED_LOCK_WAIT at most; then it is sent again
       // on its own (prepared, below), to wait as long as it must. The setting goes back to the connection's
-      // default after it (what a SET LOCAL before it would lose is a session-level SET on a pooled connection).
+      // default after it, which drops a session-level SET a handler may have made on this pooled connection.
       armed = {
         name: statement.name,
         text: `commit; begin; set local lock_timeout = '${CHAINED_LOCK_WAIT}'; execute ${statement.name}(${literalsOf(values)}); set local lock_timeout to default`,
