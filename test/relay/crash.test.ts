@@ -12,6 +12,8 @@ import { countIds, readQueue, spawnCli, writeConfigFile, type RelayProcess } fro
 
 let t: TestDatabase;
 const queue = uniqueName('relay-crash');
+/** The relay's connections, by name, to see when the server has ended the killed one's. */
+const APP = 'outbox-relay-crash-test';
 const started: RelayProcess[] = [];
 test.before(async () => {
   t = await createTestDatabase();
@@ -25,7 +27,7 @@ test.after(async () => {
 test('kill -9 mid-batch, restart: all delivered, duplicates only from the killed batches', async () => {
   const total = 20_000;
   await insertBacklog(t.sql, `/queue/${queue}`, total);
-  const file = writeConfigFile({ database: { url: t.url }, relay: { leaseTimeout: 3, pollInterval: 0.2, progressInterval: 0 } });
+  const file = writeConfigFile({ database: { url: `${t.url}?application_name=${APP}` }, relay: { leaseTimeout: 3, pollInterval: 0.2, progressInterval: 0 } });
   try {
     // Kill it while it holds a batch: some rows sent, some claimed but not marked. The check and the kill
     // are two steps, so on a busy machine the relay may have marked everything it held in between (its
@@ -43,6 +45,10 @@ test('kill -9 mid-batch, restart: all delivered, duplicates only from the killed
       }, 30_000, 5);
       first.child.kill('SIGKILL');
       assert.is(await first.exited, 'SIGKILL');
+      // A claim the relay sent just before it died still runs to its commit: the server notices the closed
+      // socket only when it next reads from it. Read the leased rows once the dead relay's backends are gone,
+      // or a batch claimed after the read (never sent, claimed again after its lease) looks like a stray.
+      await waitFor(async () => (await t.sql`select 1 from pg_stat_activity where datname = ${t.name} and application_name = ${APP}`).length === 0, 30_000, 20);
       // What the dead relay held: claimed (attempts > 0) but not marked. Its lease is all that protects them.
       leased = new Set((await t.sql<{ id: string }[]>`select id from outbox_published where status = 'pending' and attempts > 0`).map((r) => r.id));
     }
