@@ -275,14 +275,17 @@ export function publisherConformance(harness: TransportHarness): void {
   });
 
   test(name('heart-beats are negotiated and keep an idle connection up'), async () => {
-    const s = await h.open([1000, 1000]);
+    // Periods of 2.5 s, not 1 s: ActiveMQ closes a connection that sent nothing for one period (its
+    // hbGracePeriodMultiplier defaults to 1.0), and idle we beat every half period, so this process held up
+    // for half a second on a busy machine failed the test at 1 s with nothing wrong.
+    const s = await h.open([2500, 2500]);
     try {
       const [theirSend, theirReceive] = (s.server['heart-beat'] ?? '0,0').split(',').map(Number);
       assert.ok(theirSend! > 0 && theirReceive! > 0, `the broker heart-beats (${s.server['heart-beat']})`);
       let ended = false;
       void s.closed.then(() => (ended = true));
-      // Idle for well over two periods each way: only heart-beats cross the wire.
-      await sleep(3_000);
+      // Idle for over two periods each way: only heart-beats cross the wire.
+      await sleep(6_000);
       assert.is(ended, false, 'neither side gave up on the other');
       await s.send(`/topic/${h.queue()}`, 'still here');
     } finally {
